@@ -1,0 +1,49 @@
+/**
+ * triode: Trio's structured concurrency for Node.js.
+ *
+ * This file only re-exports; each name is documented where it is defined.
+ */
+export {
+  Cancelled,
+  TooSlowError,
+  WouldBlock,
+  EndOfChannel,
+  ClosedResourceError,
+  BrokenResourceError,
+  BusyResourceError,
+  RunFinishedError,
+  KeyboardInterrupt,
+  BrokenWorkerError,
+  TriodeInternalError,
+  ExceptionGroup,
+} from './shared/errors.js';
+export type { ErrorMatcher } from './shared/errors.js';
+
+export { run } from './main/core/runner.js';
+export type { RunOptions } from './main/core/runner.js';
+export type { Clock } from './main/core/clock.js';
+export type { Instrument } from './main/core/instruments.js';
+export { openNursery, Nursery, TASK_STATUS_IGNORED } from './main/core/nursery.js';
+export type { TaskStatus } from './main/core/nursery.js';
+export { CancelScope } from './main/core/cancel-scope.js';
+export type { CancelScopeOptions } from './main/core/cancel-scope.js';
+export {
+  moveOnAfter,
+  moveOnAt,
+  failAfter,
+  failAt,
+  currentEffectiveDeadline,
+} from './main/core/timeouts.js';
+export type { TimeoutOptions } from './main/core/timeouts.js';
+export { checkpoint, checkpointIfCancelled } from './main/core/checkpoint.js';
+export { sleep, sleepUntil, sleepForever, currentTime } from './main/core/sleep.js';
+export { currentAbortSignal, abandonOnCancel } from './main/core/abort-signal.js';
+export { TaskLocal, RunVar, Token } from './main/core/task-local.js';
+export type { LocalOptions } from './main/core/task-local.js';
+export { dumpTaskTree } from './main/core/dump.js';
+export type { Task } from './main/core/task.js';
+
+export { Event } from './main/sync/event.js';
+export type { EventStatistics } from './main/sync/event.js';
+
+export * as lowlevel from './main/lowlevel.js';

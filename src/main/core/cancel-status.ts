@@ -1,0 +1,125 @@
+/**
+ * The cancel status tree.
+ *
+ * Every entered cancel scope owns one status node whose parent is the status that was current
+ * when the scope was entered (for a nursery's children: the nursery's own status). A node is
+ * effectively cancelled when its scope was cancelled, or when its parent is effectively cancelled
+ * and its scope is not shielded:
+ *
+ *     effectivelyCancelled = cancelCalled || (parent.effectivelyCancelled && !shield)
+ *
+ * The flag is cached on every node and recomputed top-down whenever a scope is cancelled or its
+ * shield changes, so a checkpoint reads one boolean. When a node becomes effectively cancelled it
+ * aborts the waits blocked directly under it (see `traps.ts`), and its AbortSignal, if anyone
+ * asked for one, fires.
+ *
+ * Tasks do not need to be registered here: the status a piece of code runs under travels with it
+ * in AsyncLocalStorage (`context.ts`); only blocked waits are, because cancellation has to find
+ * and wake them.
+ */
+import { Cancelled } from '../../shared/errors.js';
+import type { Wait } from './traps.js';
+
+/** What a status needs to know of its scope (implemented by `CancelScope`). */
+export interface StatusOwner {
+  readonly cancelCalled: boolean;
+  readonly shield: boolean;
+  readonly cancelReason: string | undefined;
+  /** A name for dumps and error messages. */
+  describe(): string;
+}
+
+export class CancelStatus {
+  effectivelyCancelled = false;
+  /** Set when the owning scope's body has finished; code still running under it is a bug. */
+  exited = false;
+  children: Set<CancelStatus> | undefined;
+  waits: Set<Wait> | undefined;
+  private controller: AbortController | undefined;
+
+  constructor(
+    readonly owner: StatusOwner,
+    public parent: CancelStatus | undefined,
+  ) {
+    if (parent !== undefined) {
+      (parent.children ??= new Set()).add(this);
+    }
+    this.effectivelyCancelled = this.computeEffective();
+  }
+
+  private computeEffective(): boolean {
+    return (
+      this.owner.cancelCalled ||
+      (this.parent !== undefined && this.parent.effectivelyCancelled && !this.owner.shield)
+    );
+  }
+
+  /** Recompute after a cancel or shield change here; propagates to the subtree and delivers. */
+  recalculate(): void {
+    const now = this.computeEffective();
+    if (now === this.effectivelyCancelled) return;
+    this.effectivelyCancelled = now;
+    if (now) {
+      this.deliverCancel();
+    } else {
+      // A shield went up: an already-aborted signal cannot be un-aborted, so the next
+      // `currentAbortSignal()` here gets a fresh one.
+      this.controller = undefined;
+    }
+    if (this.children !== undefined) {
+      for (const child of this.children) child.recalculate();
+    }
+  }
+
+  /** Moves this node under another parent (used when `nursery.start` reparents a task). */
+  reparent(parent: CancelStatus): void {
+    this.parent?.children?.delete(this);
+    this.parent = parent;
+    (parent.children ??= new Set()).add(this);
+    this.recalculate();
+  }
+
+  detach(): void {
+    this.exited = true;
+    this.parent?.children?.delete(this);
+  }
+
+  private deliverCancel(): void {
+    this.controller?.abort(this.makeCancelled());
+    if (this.waits === undefined) return;
+    // Aborting a wait removes it from `waits`; iterate over a copy.
+    for (const wait of Array.from(this.waits)) wait.attemptAbort();
+  }
+
+  /** The scope whose cancellation this node sees: itself, or the nearest unshielded ancestor. */
+  cancelSource(): StatusOwner {
+    let status: CancelStatus | undefined = this;
+    while (status !== undefined) {
+      if (status.owner.cancelCalled) return status.owner;
+      if (status.owner.shield) break;
+      status = status.parent;
+    }
+    return this.owner;
+  }
+
+  makeCancelled(): Cancelled {
+    return new Cancelled(this.cancelSource().cancelReason);
+  }
+
+  /** An AbortSignal that aborts when this node becomes effectively cancelled. */
+  signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.effectivelyCancelled) this.controller.abort(this.makeCancelled());
+    }
+    return this.controller.signal;
+  }
+
+  addWait(wait: Wait): void {
+    (this.waits ??= new Set()).add(wait);
+  }
+
+  removeWait(wait: Wait): void {
+    this.waits?.delete(wait);
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Where the current task and cancel status live: one AsyncLocalStorage per thread.
+ *
+ * A store `{ task, status }` is entered when a task starts and when a cancel scope's body starts;
+ * async/await carries it through every continuation, so any triode primitive can find the task
+ * that called it and the innermost cancel status it runs under.
+ *
+ * The storage is a process-wide singleton on `globalThis`: the package ships ESM and CJS builds,
+ * and a program that loads both must still see one runtime (the "dual package hazard").
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Task } from './task.js';
+import type { CancelStatus } from './cancel-status.js';
+
+export interface Context {
+  readonly task: Task;
+  /**
+   * Mutable only for a task's root context: `nursery.start()` moves a task into another nursery
+   * when it calls `started()`, which changes the status its top-level code runs under.
+   */
+  status: CancelStatus;
+}
+
+const ALS_KEY = Symbol.for('triode.asyncLocalStorage');
+type GlobalWithStorage = typeof globalThis & { [ALS_KEY]?: AsyncLocalStorage<Context> };
+const g = globalThis as GlobalWithStorage;
+
+export const storage: AsyncLocalStorage<Context> = (g[ALS_KEY] ??= new AsyncLocalStorage<Context>());
+
+/** The current task's context, or throws the "outside of triode.run" error. */
+export function currentContext(what = 'this function'): Context {
+  const ctx = storage.getStore();
+  if (ctx === undefined || ctx.task.runner.finished) {
+    throw new Error(
+      ctx === undefined
+        ? `${what} must be called from inside triode.run() (it was called outside of triode.run)`
+        : `${what} was called after its triode.run() finished (outside of triode.run)`,
+    );
+  }
+  return ctx;
+}
+
+/** The current context, or undefined outside a run (never throws). */
+export function peekContext(): Context | undefined {
+  const ctx = storage.getStore();
+  return ctx === undefined || ctx.task.runner.finished ? undefined : ctx;
+}

@@ -1,0 +1,272 @@
+/**
+ * Nurseries: the only place tasks come from, and the reason no task outlives its block.
+ *
+ * `openNursery(body)` runs `body(nursery)` in the calling task inside the nursery's own cancel
+ * scope, then waits for every child. The first error (from the body or any child) cancels the
+ * scope, so the siblings unwind; every error is collected, and the nursery rejects with one
+ * `ExceptionGroup` holding them all (always a group, as in Trio's strict mode). The `Cancelled`
+ * errors the nursery's own cancellation caused are absorbed by its scope.
+ *
+ * Children run under the nursery's cancel status, not under the scopes around the `startSoon`
+ * call: the nursery is where they live.
+ */
+import { ExceptionGroup } from '../../shared/errors.js';
+import { CancelScope } from './cancel-scope.js';
+import type { CancelStatus } from './cancel-status.js';
+import { currentContext, storage, type Context } from './context.js';
+import { Task } from './task.js';
+import { Abort, blockTask } from './traps.js';
+import { checkFunction } from './validate.js';
+
+/** What a task started with `nursery.start` uses to say it is ready. */
+export interface TaskStatus<T = unknown> {
+  /** Moves the task into the target nursery and resolves `start()` with `value`. Once only. */
+  started(value?: T): void;
+}
+
+/** The `taskStatus` of a task started with `startSoon`: `started()` does nothing. */
+export const TASK_STATUS_IGNORED: TaskStatus<never> = Object.freeze({
+  started(): void {},
+});
+
+const NO_ERROR = Symbol('no error');
+
+export class Nursery {
+  /** The nursery's cancel scope: cancelling it cancels the body and every child. */
+  readonly cancelScope: CancelScope;
+  /** The task that opened the nursery. */
+  readonly parentTask: Task;
+  /** @internal */ readonly children = new Set<Task>();
+  /** @internal */ readonly errors: unknown[] = [];
+  /** @internal */ closed = false;
+  /** @internal */ readonly status: CancelStatus;
+  private wakeParent: (() => void) | undefined;
+
+  /** @internal use openNursery */
+  constructor(parentTask: Task, scope: CancelScope) {
+    this.parentTask = parentTask;
+    this.cancelScope = scope;
+    this.status = scope.status!;
+  }
+
+  /** The tasks running in this nursery now. */
+  get childTasks(): Task[] {
+    return Array.from(this.children);
+  }
+
+  /**
+   * Starts `fn(...args)` as a child task, soon (after the caller's next await). Not a checkpoint;
+   * returns at once. The child runs under the nursery's cancel scopes.
+   */
+  startSoon<A extends unknown[]>(fn: (...args: A) => unknown, ...args: A): void {
+    checkFunction('Nursery.startSoon', 'fn', fn);
+    const ctx = currentContext('Nursery.startSoon');
+    if (this.closed) throw new Error('Nursery.startSoon: the nursery is closed to new tasks (its block has exited)');
+    spawnTask(ctx.task, this, fn as (...args: unknown[]) => unknown, args);
+  }
+
+  /**
+   * Starts `fn(...args, taskStatus)` and waits until it calls `taskStatus.started(value)`; then the
+   * task moves into this nursery and `start` resolves with `value`. Until then the task runs
+   * under the caller's cancel scopes, and an error it throws rejects `start` itself. A
+   * checkpoint; cancelling the caller before `started()` cancels the task.
+   *
+   * ```ts
+   * const port = await nursery.start(serve, 0); // serve(port, taskStatus) calls taskStatus.started(realPort)
+   * ```
+   */
+  async start<T = unknown, A extends unknown[] = []>(
+    fn: (...args: [...A, TaskStatus<T>]) => unknown,
+    ...args: A
+  ): Promise<T> {
+    checkFunction('Nursery.start', 'fn', fn);
+    const ctx = currentContext('Nursery.start');
+    if (this.closed) throw new Error('Nursery.start: the nursery is closed to new tasks (its block has exited)');
+    let status: StartStatus<T> | undefined;
+    try {
+      await openNurseryIn(ctx, async (helper) => {
+        status = new StartStatus<T>(helper, this);
+        status.task = spawnTask(ctx.task, helper, fn as (...args: unknown[]) => unknown, [...args, status]);
+      }, 'nursery.start');
+    } catch (error) {
+      // Errors before started() belong to start() itself, unwrapped when there is one.
+      if (error instanceof ExceptionGroup && error.errors.length === 1) throw error.errors[0];
+      throw error;
+    }
+    if (!status!.calledStarted) {
+      throw new Error(`Nursery.start: task ${status!.task!.name} exited without calling taskStatus.started()`);
+    }
+    return status!.value as T;
+  }
+
+  /** @internal */
+  addError(error: unknown): void {
+    this.errors.push(error);
+    this.cancelScope.cancel('a task in the nursery failed');
+  }
+
+  /** @internal a child finished; `error` is NO_ERROR when it returned normally. */
+  childExited(task: Task, error: unknown): void {
+    this.children.delete(task);
+    if (error !== NO_ERROR) this.addError(error);
+    if (this.children.size === 0 && this.wakeParent !== undefined) this.wakeParent();
+  }
+
+  /** @internal blocks the parent until every child has exited. */
+  async waitForChildren(): Promise<void> {
+    while (this.children.size > 0) {
+      const wait = blockTask(currentContext('openNursery'), () => {
+        // The parent was cancelled while waiting: record a Cancelled so the nursery's exit
+        // reports it (and the scope that caused it absorbs it), and cancel the children. Keep
+        // waiting: no child may outlive the nursery.
+        this.errors.push(this.status.makeCancelled());
+        this.cancelScope.cancel();
+        return Abort.FAILED;
+      }, 'a nursery waiting for its children');
+      this.wakeParent = () => {
+        this.wakeParent = undefined;
+        wait.reschedule(undefined);
+      };
+      await wait.promise;
+    }
+  }
+
+  toString(): string {
+    return `<Nursery of ${this.parentTask.name}: ${this.children.size} children>`;
+  }
+}
+
+class StartStatus<T> implements TaskStatus<T> {
+  calledStarted = false;
+  value: T | undefined;
+  task: Task | undefined;
+
+  constructor(
+    private readonly helper: Nursery,
+    private readonly target: Nursery,
+  ) {}
+
+  started(value?: T): void {
+    if (this.calledStarted) throw new Error('taskStatus.started() was called more than once');
+    const task = this.task;
+    if (task === undefined || task.parentNursery !== this.helper) {
+      throw new Error('taskStatus.started() was called for a task that is not being started');
+    }
+    if (this.target.closed) {
+      throw new Error('taskStatus.started(): the target nursery is closed to new tasks');
+    }
+    this.calledStarted = true;
+    this.value = value;
+    // Re-home the task: scopes it opened so far now hang under the target nursery, its top-level
+    // code runs under the target's status, and it is the target's child from now on.
+    const from = this.helper.status;
+    const to = this.target.status;
+    if (from.children !== undefined) {
+      for (const child of Array.from(from.children)) child.reparent(to);
+    }
+    if (task.rootContext.status === from) task.rootContext.status = to;
+    if (task.wait?.status === from) task.wait.moveTo(to);
+    this.helper.children.delete(task);
+    task.parentNursery = this.target;
+    this.target.children.add(task);
+    this.helper.childExited(task, NO_ERROR);
+  }
+}
+
+/**
+ * Opens a nursery, runs `body(nursery)`, waits for every child, and rejects with an
+ * `ExceptionGroup` of every error if any task failed. A checkpoint (through its wait for the
+ * children). Cancelling it cancels the body and all children; it still waits for them all.
+ *
+ * ```ts
+ * await openNursery(async (nursery) => {
+ *   nursery.startSoon(fetchUser, 1);
+ *   nursery.startSoon(fetchUser, 2);
+ * }); // both finished here, or both cancelled if one failed
+ * ```
+ */
+export function openNursery<R>(body: (nursery: Nursery) => Promise<R> | R): Promise<R> {
+  let ctx: Context;
+  try {
+    checkFunction('openNursery', 'body', body);
+    ctx = currentContext('openNursery');
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return openNurseryIn(ctx, body, 'nursery') as Promise<R>;
+}
+
+/** @internal */
+export async function openNurseryIn<R>(
+  ctx: Context,
+  body: (nursery: Nursery) => Promise<R> | R,
+  label: string,
+): Promise<R | undefined> {
+  const scope = new CancelScope();
+  scope.label = label;
+  let bodyReturned = false;
+  let value: R | undefined;
+  const result = await scope.runIn(ctx, async () => {
+    const task = ctx.task;
+    const nursery = new Nursery(task, scope);
+    task.childNurseries.push(nursery);
+    try {
+      value = await body(nursery);
+      bodyReturned = true;
+    } catch (error) {
+      nursery.addError(error);
+    }
+    try {
+      await nursery.waitForChildren();
+    } finally {
+      nursery.closed = true;
+      const i = task.childNurseries.lastIndexOf(nursery);
+      if (i >= 0) task.childNurseries.splice(i, 1);
+    }
+    if (nursery.errors.length > 0) {
+      throw new ExceptionGroup(describeErrors(nursery.errors), nursery.errors);
+    }
+    return value;
+  });
+  // A body that returned keeps its value even when the nursery's own cancellation was absorbed
+  // while it waited for the children.
+  return bodyReturned ? value : result;
+}
+
+function describeErrors(errors: unknown[]): string {
+  const n = errors.length;
+  return n === 1 ? 'a task in the nursery failed' : `${n} errors in the nursery`;
+}
+
+/** @internal creates a task running `fn(...args)` as a child of `nursery`. */
+export function spawnTask(
+  spawner: Task,
+  nursery: Nursery,
+  fn: (...args: unknown[]) => unknown,
+  args: unknown[],
+  name: string = fn.name || '(anonymous)',
+): Task {
+  const runner = nursery.parentTask.runner;
+  spawner.localsShared = true;
+  const task = new Task(runner, name, nursery, spawner.locals);
+  const ctx: Context = { task, status: nursery.status };
+  task.rootContext = ctx;
+  nursery.children.add(task);
+  runner.taskSpawned(task);
+  storage.run(ctx, runTask, task, fn, args);
+  return task;
+}
+
+async function runTask(task: Task, fn: (...args: unknown[]) => unknown, args: unknown[]): Promise<void> {
+  // "Soon": the child starts after the spawner's current synchronous step.
+  await undefined;
+  let error: unknown = NO_ERROR;
+  try {
+    await fn(...args);
+  } catch (e) {
+    error = e;
+  }
+  task.exited = true;
+  task.runner.taskExited(task);
+  task.parentNursery!.childExited(task, error);
+}

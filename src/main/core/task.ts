@@ -1,0 +1,49 @@
+/**
+ * A triode task: one async function running under a nursery. The object is what
+ * `lowlevel.currentTask()` returns and what instruments see; the code itself is an ordinary
+ * async function whose context (see `context.ts`) points here.
+ */
+import type { Context } from './context.js';
+import type { Nursery } from './nursery.js';
+import type { Runner } from './runner.js';
+import type { Wait } from './traps.js';
+
+let nextTaskId = 0;
+
+export class Task {
+  readonly id = nextTaskId++;
+  /** Defaults to the task function's name. */
+  name: string;
+  /** The nursery this task is a child of (`undefined` for the run's root task). */
+  parentNursery: Nursery | undefined;
+  /** Nurseries opened by this task and still open, outermost first. */
+  readonly childNurseries: Nursery[] = [];
+  /** The wait this task is blocked in, if any (see `traps.ts`). */
+  wait: Wait | undefined = undefined;
+  /** Counters for `assertCheckpoints`: every checkpoint and every wait bumps both. */
+  cancelPoints = 0;
+  schedulePoints = 0;
+  /** Set once the task's function has finished and its nursery was told. */
+  exited = false;
+  /** TaskLocal values. Shared copy-on-write with the task that spawned it (see task-local.ts). */
+  locals: Map<object, unknown>;
+  localsShared: boolean;
+  /** The context the task's top-level code runs in; `start()` moves it to another nursery. */
+  rootContext!: Context;
+
+  constructor(
+    readonly runner: Runner,
+    name: string,
+    parentNursery: Nursery | undefined,
+    locals: Map<object, unknown>,
+  ) {
+    this.name = name;
+    this.parentNursery = parentNursery;
+    this.locals = locals;
+    this.localsShared = true;
+  }
+
+  toString(): string {
+    return `<Task ${this.name}#${this.id}>`;
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * triode's error classes. They live in `shared` because they cross thread boundaries: a worker
+ * that throws `Cancelled` or `BrokenResourceError` must reject the main-thread call with the same
+ * class, so both sides need the same definitions (see `error-wire.ts` for the wire form).
+ */
+
+/**
+ * Raised at a checkpoint when the surrounding cancel scope (or one outside it) has been
+ * cancelled. Let it propagate: the cancel scope that caused it absorbs it. Catching it and
+ * carrying on breaks the cancellation contract (the scope stays cancelled, so the next
+ * checkpoint raises it again).
+ */
+export class Cancelled extends Error {
+  override name = 'Cancelled';
+  /** The reason given to `CancelScope.cancel(reason)`, or a description of the deadline. */
+  readonly reason: string | undefined;
+  constructor(reason?: string) {
+    super(reason === undefined ? 'cancelled' : `cancelled: ${reason}`);
+    this.reason = reason;
+  }
+}
+
+/**
+ * True for a `Cancelled`, and for the `AbortError` that an operation given
+ * `currentAbortSignal()` rejects with (Node's APIs wrap the signal's reason, a `Cancelled`, as
+ * the error's `cause`). Cancel scopes absorb both, so `await setTimeout(ms, v, { signal })`
+ * inside a timeout behaves like a triode `sleep`.
+ */
+export function isCancellation(error: unknown): boolean {
+  if (error instanceof Cancelled) return true;
+  return (
+    error instanceof Error &&
+    error.name === 'AbortError' &&
+    (error as { cause?: unknown }).cause instanceof Cancelled
+  );
+}
+
+/** Raised by `failAfter` / `failAt` when their deadline expired before the body finished. */
+export class TooSlowError extends Error {
+  override name = 'TooSlowError';
+}
+
+/** Raised by the `*Nowait` operations when they would have had to wait. */
+export class WouldBlock extends Error {
+  override name = 'WouldBlock';
+}
+
+/** Raised by `receive` when the channel's buffer is empty and every send endpoint is closed. */
+export class EndOfChannel extends Error {
+  override name = 'EndOfChannel';
+}
+
+/** Raised when you use a resource (channel endpoint, stream, pool) that you closed yourself. */
+export class ClosedResourceError extends Error {
+  override name = 'ClosedResourceError';
+}
+
+/** Raised when a resource is unusable because of something its peer did (or failed to do). */
+export class BrokenResourceError extends Error {
+  override name = 'BrokenResourceError';
+}
+
+/** Raised when two tasks use a resource at once that only one may use at a time. */
+export class BusyResourceError extends Error {
+  override name = 'BusyResourceError';
+}
+
+/** Raised when a call needs a run that has already finished. */
+export class RunFinishedError extends Error {
+  override name = 'RunFinishedError';
+}
+
+/** The rejection of the outermost `run` after Ctrl-C (SIGINT) cancelled everything inside it. */
+export class KeyboardInterrupt extends Error {
+  override name = 'KeyboardInterrupt';
+  constructor(message = 'interrupted by SIGINT (Ctrl-C)', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** The worker thread running a call died (exit, crash, out of memory) before it answered. */
+export class BrokenWorkerError extends Error {
+  override name = 'BrokenWorkerError';
+}
+
+/** A bug in triode itself, or a user callback that broke one of triode's invariants. */
+export class TriodeInternalError extends Error {
+  override name = 'TriodeInternalError';
+}
+
+/** Matches errors in `ExceptionGroup.split` / `subgroup`: an error class or a predicate. */
+export type ErrorMatcher =
+  | (abstract new (...args: never[]) => unknown)
+  | ((error: unknown) => boolean);
+
+function toPredicate(matcher: ErrorMatcher): (error: unknown) => boolean {
+  if (typeof matcher !== 'function') {
+    throw new TypeError('matcher must be an error class or a predicate function');
+  }
+  // A class has a prototype object with a constructor; an arrow function has no prototype.
+  // Ordinary `function` predicates would look like classes, so require Error subclasses to be
+  // classes and treat everything else as a predicate.
+  const proto = (matcher as { prototype?: unknown }).prototype;
+  if (proto !== undefined && (proto === Error.prototype || proto instanceof Error)) {
+    return (error) => error instanceof (matcher as abstract new () => unknown);
+  }
+  return matcher as (error: unknown) => boolean;
+}
+
+/**
+ * Several errors raised together, like Python's `BaseExceptionGroup`. A nursery always rejects
+ * with one of these (Trio's strict exception groups), even when only one task failed, so code
+ * that handles nursery errors handles one shape.
+ *
+ * `exceptions` and `errors` are the same array. Groups may nest.
+ *
+ * ```ts
+ * try { await openNursery(async (n) => { n.startSoon(a); n.startSoon(b); }); }
+ * catch (e) {
+ *   if (e instanceof ExceptionGroup) {
+ *     const [timeouts, rest] = e.split(TooSlowError);
+ *     if (rest) throw rest;
+ *   }
+ * }
+ * ```
+ */
+export class ExceptionGroup extends AggregateError {
+  override name = 'ExceptionGroup';
+  declare readonly errors: unknown[];
+
+  constructor(message: string, exceptions: readonly unknown[], options?: ErrorOptions) {
+    if (!Array.isArray(exceptions)) {
+      throw new TypeError('ExceptionGroup: exceptions must be an array');
+    }
+    if (exceptions.length === 0) {
+      throw new TypeError('ExceptionGroup: exceptions must not be empty');
+    }
+    super(exceptions, message, options);
+  }
+
+  /** The errors in this group (the same array as `errors`). */
+  get exceptions(): unknown[] {
+    return this.errors;
+  }
+
+  /** A group with the same message and class holding `exceptions` instead. */
+  derive(exceptions: readonly unknown[]): ExceptionGroup {
+    return new ExceptionGroup(this.message, exceptions, { cause: this.cause });
+  }
+
+  /**
+   * Splits the group in two, keeping the nesting: `[matching, rest]`, each `undefined` when
+   * empty. A nested group that matches as a whole goes whole into `matching`.
+   */
+  split(matcher: ErrorMatcher): [ExceptionGroup | undefined, ExceptionGroup | undefined] {
+    const test = toPredicate(matcher);
+    return splitGroup(this, test);
+  }
+
+  /** The part of this group that `matcher` matches (as in `split`), or `undefined`. */
+  subgroup(matcher: ErrorMatcher): ExceptionGroup | undefined {
+    return this.split(matcher)[0];
+  }
+}
+
+function splitGroup(
+  group: ExceptionGroup,
+  test: (error: unknown) => boolean,
+): [ExceptionGroup | undefined, ExceptionGroup | undefined] {
+  if (test(group)) return [group, undefined];
+  const matched: unknown[] = [];
+  const rest: unknown[] = [];
+  for (const error of group.errors) {
+    if (error instanceof ExceptionGroup) {
+      const [m, r] = splitGroup(error, test);
+      if (m) matched.push(m);
+      if (r) rest.push(r);
+    } else if (test(error)) {
+      matched.push(error);
+    } else {
+      rest.push(error);
+    }
+  }
+  return [
+    matched.length === 0 ? undefined : rest.length === 0 ? group : group.derive(matched),
+    rest.length === 0 ? undefined : matched.length === 0 ? group : group.derive(rest),
+  ];
+}
+
+/** Every triode error class by name, for rebuilding errors that crossed a thread boundary. */
+export const triodeErrorClasses = {
+  Cancelled,
+  TooSlowError,
+  WouldBlock,
+  EndOfChannel,
+  ClosedResourceError,
+  BrokenResourceError,
+  BusyResourceError,
+  RunFinishedError,
+  KeyboardInterrupt,
+  BrokenWorkerError,
+  TriodeInternalError,
+  ExceptionGroup,
+} as const;

@@ -1,0 +1,27 @@
+/** Shared test helpers: every timed test runs on a MockClock with autojump, under a deadline. */
+import { failAfter, run } from 'triode';
+import { MockClock } from 'triode/testing';
+
+/** Virtual ms after which a blocked test fails instead of hanging. */
+export const HANG_MS = 3_600_000;
+
+/**
+ * Wraps a test body: it runs in a fresh run on a MockClock that autojumps, under
+ * `failAfter(HANG_MS)`, so a deadlock fails with TooSlowError instead of stalling the suite.
+ */
+export function mock<T>(fn: (clock: MockClock) => Promise<T>): () => Promise<T> {
+  return () => {
+    const clock = new MockClock({ autojumpThreshold: 0 });
+    return run(() => failAfter(HANG_MS, () => fn(clock)), { clock });
+  };
+}
+
+/** Rejects with the error `promise` rejected with, or throws if it resolved. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the promise to reject, but it resolved');
+}
