@@ -1,0 +1,13 @@
+// `npm run demo`: runs the examples one after another and says what each shows.
+const examples: Array<[file: string, what: string]> = [
+  ['hello-sleep.js', 'the smallest program: run() and sleep()'],
+  ['nursery-children.js', 'a nursery: the parent waits for both children'],
+  ['timeout-footgun.js', 'why a timeout around startSoon does nothing, and the right way'],
+  ['task-local.js', 'task-local storage: per-request ids without passing them around'],
+];
+
+for (const [file, what] of examples) {
+  console.log(`\n=== examples/${file.replace(/\.js$/, '.ts')}: ${what}`);
+  await import(`./${file}`);
+}
+console.log('\nAll examples ran. Read them in examples/, and the tutorial in README.md.');

@@ -1,0 +1,59 @@
+// Every example is run as its own program, as a user would, and its output is checked.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const dir = fileURLToPath(new URL('../../examples/', import.meta.url));
+
+function runExample(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [dir + file], { timeout: 30_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${file} failed: ${error.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+test('hello-sleep sleeps and says hello', async () => {
+  assert.match(await runExample('hello-sleep.js'), /hello from triode: slept at least 300 ms/);
+});
+
+test('nursery-children: the parent finishes after both children', async () => {
+  const out = (await runExample('nursery-children.js')).trim().split('\n').map((l) => l.trim());
+  assert.equal(out, [
+    'parent: started!',
+    'parent: spawning child1...',
+    'parent: spawning child2...',
+    'parent: waiting for children to finish...',
+    'child1: started! sleeping now...',
+    'child2: started! sleeping now...',
+    'child2: exiting!',
+    'child1: exiting!',
+    'parent: all done!',
+  ]);
+});
+
+test('timeout-footgun: the wrong form lets the job finish, the right one times it out', async () => {
+  const out = await runExample('timeout-footgun.js');
+  assert.match(out, /job A: finished after \d+ ms/);
+  assert.match(out, /job B: timed out after 100 ms, as intended/);
+  assert.not.match(out, /job B: finished/);
+});
+
+test('task-local: each handler logs its own request id', async () => {
+  const out = await runExample('task-local.js');
+  for (const id of [1, 2, 3]) {
+    for (const what of ['started', 'fetched header', 'fetched body', 'finished']) {
+      assert.match(out, new RegExp(`request ${id}: ${what}`));
+    }
+  }
+});
+
+test('the demo runs every example', async () => {
+  const out = await runExample('demo.js');
+  assert.match(out, /All examples ran/);
+  assert.match(out, /parent: all done!/);
+});
+
+test.run();
