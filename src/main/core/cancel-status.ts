@@ -85,7 +85,7 @@ export class CancelStatus {
   }
 
   private deliverCancel(): void {
-    this.controller?.abort(this.makeCancelled());
+    this.controller?.abort(this.makeCancelled(false));
     if (this.waits === undefined) return;
     // Aborting a wait removes it from `waits`; iterate over a copy.
     for (const wait of Array.from(this.waits)) wait.attemptAbort();
@@ -102,8 +102,21 @@ export class CancelStatus {
     return this.owner;
   }
 
-  makeCancelled(): Cancelled {
-    return new Cancelled(this.cancelSource().cancelReason);
+  /**
+   * A `Cancelled` for code under this node. `withStack: false` skips capturing a stack: a
+   * Cancelled delivered to a blocked wait would only show the canceller's stack, which says
+   * nothing about the cancelled task, and capturing it costs more than the rest of the delivery.
+   */
+  makeCancelled(withStack = true): Cancelled {
+    const reason = this.cancelSource().cancelReason;
+    if (withStack) return new Cancelled(reason);
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new Cancelled(reason);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
 
   /** An AbortSignal that aborts when this node becomes effectively cancelled. */

@@ -209,7 +209,7 @@ export async function openNurseryIn<R>(
   const result = await scope.runIn(ctx, async () => {
     const task = ctx.task;
     const nursery = new Nursery(task, scope);
-    task.childNurseries.push(nursery);
+    task.nurseryOpened(nursery);
     try {
       value = await body(nursery);
       bodyReturned = true;
@@ -220,8 +220,7 @@ export async function openNurseryIn<R>(
       await nursery.waitForChildren();
     } finally {
       nursery.closed = true;
-      const i = task.childNurseries.lastIndexOf(nursery);
-      if (i >= 0) task.childNurseries.splice(i, 1);
+      task.nurseryClosed(nursery);
     }
     if (nursery.errors.length > 0) {
       throw new ExceptionGroup(describeErrors(nursery.errors), nursery.errors);
@@ -238,7 +237,23 @@ function describeErrors(errors: unknown[]): string {
   return n === 1 ? 'a task in the nursery failed' : `${n} errors in the nursery`;
 }
 
-/** @internal creates a task running `fn(...args)` as a child of `nursery`. */
+/** Tasks created but not started yet, started together from one microtask. */
+let pendingStarts: Array<Task | ((...args: unknown[]) => unknown) | unknown[]> = [];
+
+function startPending(): void {
+  const batch = pendingStarts;
+  pendingStarts = [];
+  for (let i = 0; i < batch.length; i += 3) {
+    const task = batch[i] as Task;
+    storage.run(task.rootContext, runTask, task, batch[i + 1] as (...args: unknown[]) => unknown, batch[i + 2] as unknown[]);
+  }
+}
+
+/**
+ * @internal creates a task running `fn(...args)` as a child of `nursery`. It starts soon: after
+ * the spawner's current synchronous step, together with every other task spawned in it (one
+ * microtask for the batch rather than one per task).
+ */
 export function spawnTask(
   spawner: Task,
   nursery: Nursery,
@@ -249,17 +264,15 @@ export function spawnTask(
   const runner = nursery.parentTask.runner;
   spawner.localsShared = true;
   const task = new Task(runner, name, nursery, spawner.locals);
-  const ctx: Context = { task, status: nursery.status };
-  task.rootContext = ctx;
+  task.rootContext = { task, status: nursery.status };
   nursery.children.add(task);
   runner.taskSpawned(task);
-  storage.run(ctx, runTask, task, fn, args);
+  if (pendingStarts.length === 0) queueMicrotask(startPending);
+  pendingStarts.push(task, fn, args);
   return task;
 }
 
 async function runTask(task: Task, fn: (...args: unknown[]) => unknown, args: unknown[]): Promise<void> {
-  // "Soon": the child starts after the spawner's current synchronous step.
-  await undefined;
   let error: unknown = NO_ERROR;
   try {
     await fn(...args);

@@ -5,18 +5,28 @@
  * and no Node timer per sleeper (the run arms one timer for the earliest deadline).
  */
 import { checkpoint } from './checkpoint.js';
-import { currentContext } from './context.js';
-import type { DeadlineEntry, DeadlineOwner } from './deadlines.js';
+import { currentContext, type Context } from './context.js';
+import type { DeadlineEntry } from './deadlines.js';
 import { Abort, blockTask, type Wait } from './traps.js';
 import { checkDeadline, checkDuration } from './validate.js';
 
-class Sleeper implements DeadlineOwner {
-  wait: Wait | undefined;
-  entry: DeadlineEntry | undefined;
-  deadlineExpired(): void {
-    this.entry = undefined;
-    this.wait?.reschedule(undefined);
-  }
+/** Abort for a sleeping wait: its deadline entry (in customSleepData) leaves the heap. */
+function abortSleep(_raiseCancel: unknown, wait: Wait): Abort {
+  const entry = wait.customSleepData as DeadlineEntry | undefined;
+  if (entry !== undefined) wait.task.runner.removeDeadline(entry);
+  return Abort.SUCCEEDED;
+}
+
+/**
+ * The sleeping wait: one Wait that is also its own deadline-heap owner. Not an async function,
+ * so a sleeping task holds no extra promise or frame beyond the wait's own.
+ */
+function sleepWait(ctx: Context, deadline: number): Promise<unknown> {
+  const runner = ctx.task.runner;
+  if (deadline <= runner.clock.currentTime()) return checkpoint();
+  const wait = blockTask(ctx, abortSleep, 'sleep');
+  wait.customSleepData = runner.addDeadline(deadline, wait);
+  return wait.promise;
 }
 
 /** The current time in ms on the run's clock (monotonic; MockClock's virtual time in tests). */
@@ -28,30 +38,27 @@ export function currentTime(): number {
  * Sleeps until `deadline` (ms on the run's clock). A checkpoint, also when the deadline has
  * passed. Cancellation ends the sleep at once with `Cancelled`.
  */
-export async function sleepUntil(deadline: number): Promise<void> {
-  checkDeadline('sleepUntil', 'deadline', deadline);
-  const ctx = currentContext('sleepUntil');
-  const runner = ctx.task.runner;
-  if (deadline <= runner.clock.currentTime()) return checkpoint();
-  const sleeper = new Sleeper();
-  sleeper.entry = runner.addDeadline(deadline, sleeper);
-  const wait = blockTask(ctx, () => {
-    if (sleeper.entry !== undefined) runner.removeDeadline(sleeper.entry);
-    return Abort.SUCCEEDED;
-  }, `sleepUntil(${deadline})`);
-  sleeper.wait = wait;
-  await wait.promise;
+export function sleepUntil(deadline: number): Promise<void> {
+  try {
+    checkDeadline('sleepUntil', 'deadline', deadline);
+    return sleepWait(currentContext('sleepUntil'), deadline) as Promise<void>;
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /**
  * Sleeps for `ms` milliseconds. A checkpoint (also `sleep(0)`); rejects with RangeError for a
  * negative or NaN duration. Cancellation ends the sleep at once with `Cancelled`.
  */
-export async function sleep(ms: number): Promise<void> {
-  checkDuration('sleep', 'ms', ms);
-  const ctx = currentContext('sleep');
-  if (ms === 0) return checkpoint();
-  return sleepUntil(ctx.task.runner.clock.currentTime() + ms);
+export function sleep(ms: number): Promise<void> {
+  try {
+    checkDuration('sleep', 'ms', ms);
+    const ctx = currentContext('sleep');
+    return sleepWait(ctx, ctx.task.runner.clock.currentTime() + ms) as Promise<void>;
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** Sleeps until cancelled. A checkpoint; always ends with `Cancelled`. */

@@ -16,8 +16,7 @@ export class Task {
   name: string;
   /** The nursery this task is a child of (`undefined` for the run's root task). */
   parentNursery: Nursery | undefined;
-  /** Nurseries opened by this task and still open, outermost first. */
-  readonly childNurseries: Nursery[] = [];
+  private openNurseries: Nursery[] | undefined;
   /** The wait this task is blocked in, if any (see `traps.ts`). */
   wait: Wait | undefined = undefined;
   /** Counters for `assertCheckpoints`: every checkpoint and every wait bumps both. */
@@ -41,6 +40,24 @@ export class Task {
     this.parentNursery = parentNursery;
     this.locals = locals;
     this.localsShared = true;
+  }
+
+  /** Nurseries opened by this task and still open, outermost first. */
+  get childNurseries(): Nursery[] {
+    return this.openNurseries === undefined ? [] : this.openNurseries.slice();
+  }
+
+  /** @internal */
+  nurseryOpened(nursery: Nursery): void {
+    (this.openNurseries ??= []).push(nursery);
+  }
+
+  /** @internal */
+  nurseryClosed(nursery: Nursery): void {
+    const list = this.openNurseries;
+    if (list === undefined) return;
+    const i = list.lastIndexOf(nursery);
+    if (i >= 0) list.splice(i, 1);
   }
 
   toString(): string {

@@ -22,6 +22,7 @@
 import { TriodeInternalError } from '../../shared/errors.js';
 import { currentContext, type Context } from './context.js';
 import type { CancelStatus } from './cancel-status.js';
+import type { DeadlineOwner } from './deadlines.js';
 import type { Task } from './task.js';
 
 /** What an abort function answers. */
@@ -34,12 +35,13 @@ export enum Abort {
 
 /** Throws the `Cancelled` error that the wait's cancellation calls for. */
 export type RaiseCancel = () => never;
-export type AbortFn = (raiseCancel: RaiseCancel) => Abort;
+/** `wait` is the wait being aborted (internal primitives share one abort function and read it). */
+export type AbortFn = (raiseCancel: RaiseCancel, wait: Wait) => Abort;
 
 /** How a wait ends: with a value, or with an error that the waiting task then throws. */
 export type Outcome<T = unknown> = { readonly value: T } | { readonly error: unknown };
 
-export class Wait {
+export class Wait implements DeadlineOwner {
   private settled = false;
   private abortFn: AbortFn | undefined;
   private resolve!: (value: unknown) => void;
@@ -80,7 +82,7 @@ export class Wait {
     };
     let answer: unknown;
     try {
-      answer = abortFn(raiseCancel);
+      answer = abortFn(raiseCancel, this);
     } catch (error) {
       this.reschedule({
         error: new TriodeInternalError('an abort function threw', { cause: error }),
@@ -88,7 +90,7 @@ export class Wait {
       return;
     }
     if (answer === Abort.SUCCEEDED) {
-      this.reschedule({ error: status.makeCancelled() });
+      this.reschedule({ error: status.makeCancelled(false) });
     } else if (answer !== Abort.FAILED) {
       this.reschedule({
         error: new TriodeInternalError(
@@ -96,6 +98,12 @@ export class Wait {
         ),
       });
     }
+  }
+
+  /** A wait can sit in the deadline heap itself (a sleep): it ends when its deadline passes. */
+  deadlineExpired(): void {
+    this.customSleepData = undefined;
+    if (!this.settled) this.reschedule(undefined);
   }
 
   /** Re-registers the wait under another status (when `nursery.start` moves its task). */

@@ -24,6 +24,12 @@ export interface ParkingLotStatistics {
   tasksWaiting: number;
 }
 
+/** Abort for every parked wait: leave whichever lot holds it now (repark moves waits). */
+function abortParked(_raiseCancel: unknown, wait: Wait): Abort {
+  (wait.customSleepData as ParkingLot).parked.delete(wait);
+  return Abort.SUCCEEDED;
+}
+
 function checkCount(where: string, count: unknown): number {
   if (count === Infinity) return Infinity;
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
@@ -43,7 +49,7 @@ function checkCount(where: string, count: unknown): number {
  * ```
  */
 export class ParkingLot {
-  private readonly parked = new Set<Wait>();
+  /** @internal */ readonly parked = new Set<Wait>();
   private brokenBy: Task | undefined | null = null;
 
   /** Number of parked tasks. */
@@ -62,10 +68,7 @@ export class ParkingLot {
   /** @internal park and get the Wait (primitives keep it to hand values over). */
   parkWait(ctx: Parameters<typeof blockTask>[0], what: string): Wait {
     if (this.brokenBy !== null) throw this.brokenError();
-    const wait: Wait = blockTask(ctx, () => {
-      (wait.customSleepData as ParkingLot).parked.delete(wait);
-      return Abort.SUCCEEDED;
-    }, what);
+    const wait = blockTask(ctx, abortParked, what);
     wait.customSleepData = this;
     this.parked.add(wait);
     return wait;

@@ -1,0 +1,48 @@
+// Shared by every benchmark: repeat, take medians, print one table of peers side by side.
+import { availableParallelism } from 'node:os';
+
+export interface Row {
+  case: string;
+  unit: string;
+  /** One measurement per peer; lower is better. */
+  results: Record<string, number>;
+}
+
+export async function median(runs: number, fn: () => Promise<number>): Promise<number> {
+  const values: number[] = [];
+  for (let i = 0; i < runs; i++) values.push(await fn());
+  values.sort((a, b) => a - b);
+  return values[Math.floor(values.length / 2)]!;
+}
+
+export function gc(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g === undefined) throw new Error('run this benchmark with node --expose-gc (npm run bench does)');
+  g();
+  g();
+}
+
+function fmt(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (n >= 100) return n.toFixed(0);
+  if (n >= 10) return n.toFixed(1);
+  return n.toFixed(3);
+}
+
+/** Prints rows as a table; ratios are relative to `base` (the triode column). */
+export function printTable(title: string, rows: Row[], base = 'triode'): void {
+  console.log(`\n${title}  (node ${process.version}, ${availableParallelism()} cores, medians; ratio = peer / ${base}, > 1 means ${base} is ahead)`);
+  const peers = Object.keys(rows[0]!.results);
+  const header = ['case', 'unit', ...peers, ...peers.filter((p) => p !== base).map((p) => `${p}/${base}`)];
+  const body = rows.map((r) => [
+    r.case,
+    r.unit,
+    ...peers.map((p) => fmt(r.results[p]!)),
+    ...peers.filter((p) => p !== base).map((p) => `${(r.results[p]! / r.results[base]!).toFixed(2)}x`),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
+  console.log(line(header));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const b of body) console.log(line(b));
+}
