@@ -45,5 +45,16 @@ export type { Task } from './main/core/task.js';
 
 export { Event } from './main/sync/event.js';
 export type { EventStatistics } from './main/sync/event.js';
+export { Lock, StrictFIFOLock } from './main/sync/lock.js';
+export type { LockStatistics } from './main/sync/lock.js';
+export { Semaphore } from './main/sync/semaphore.js';
+export type { SemaphoreStatistics } from './main/sync/semaphore.js';
+export { Condition } from './main/sync/condition.js';
+export type { ConditionStatistics } from './main/sync/condition.js';
+export { CapacityLimiter } from './main/sync/capacity-limiter.js';
+export type { CapacityLimiterStatistics } from './main/sync/capacity-limiter.js';
+
+export { openMemoryChannel, MemorySendChannel, MemoryReceiveChannel } from './main/channels/memory-channel.js';
+export type { MemoryChannelStatistics } from './main/channels/memory-channel.js';
 
 export * as lowlevel from './main/lowlevel.js';

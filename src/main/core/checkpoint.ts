@@ -2,17 +2,41 @@
  * Checkpoints: the points where a task may be cancelled and where other tasks get to run.
  *
  * A checkpoint raises `Cancelled` if the code calling it is effectively cancelled, and otherwise
- * yields. Most yields are one microtask (as cheap as `await null`); every 1,024th goes through the
- * event loop (`setImmediate`), so a CPU-bound loop that checkpoints still lets timers and I/O run,
- * and therefore lets a deadline cancel it.
+ * lets other tasks run. The caller's own `await` of the returned promise is already a schedule
+ * point: the caller resumes only after the microtask queue has run everything queued before it.
+ * So the common path awaits nothing inside (one promise per checkpoint, as cheap as it gets
+ * under AsyncLocalStorage). Every 1,024th schedule point instead goes through the event loop
+ * (`setImmediate`), so a CPU-bound loop that checkpoints still lets timers and I/O run — and
+ * therefore lets a deadline cancel it.
+ *
+ * `cancelPoint` / `schedulePoint` are the two halves, for primitives (channels, locks) that
+ * check for cancellation, do their work synchronously, and then yield.
  */
+import type { Context } from './context.js';
 import { currentContext } from './context.js';
 
 const MACROTASK_EVERY = 1024;
-let checkpointsSinceMacrotask = 0;
+let schedulePointsSinceMacrotask = 0;
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** @internal raises `Cancelled` if `ctx` is effectively cancelled (a cancel point). */
+export function cancelPoint(ctx: Context): void {
+  ctx.task.cancelPoints++;
+  if (ctx.status.effectivelyCancelled) throw ctx.status.makeCancelled();
+}
+
+/**
+ * @internal a schedule point for an async primitive that did not block. Returns a promise to
+ * await when it is the event loop's turn, otherwise undefined (the caller's await suffices).
+ */
+export function schedulePoint(ctx: Context): Promise<void> | undefined {
+  ctx.task.schedulePoints++;
+  if (++schedulePointsSinceMacrotask < MACROTASK_EVERY) return undefined;
+  schedulePointsSinceMacrotask = 0;
+  return yieldToEventLoop();
 }
 
 /**
@@ -25,37 +49,24 @@ function yieldToEventLoop(): Promise<void> {
  */
 export async function checkpoint(): Promise<void> {
   const ctx = currentContext('checkpoint');
-  const task = ctx.task;
-  task.cancelPoints++;
-  task.schedulePoints++;
-  if (ctx.status.effectivelyCancelled) throw ctx.status.makeCancelled();
-  if (++checkpointsSinceMacrotask >= MACROTASK_EVERY) {
-    checkpointsSinceMacrotask = 0;
-    await yieldToEventLoop();
-  } else {
-    await undefined;
+  cancelPoint(ctx);
+  const macrotask = schedulePoint(ctx);
+  if (macrotask !== undefined) {
+    await macrotask;
+    cancelPoint(ctx);
   }
-  if (ctx.status.effectivelyCancelled) throw ctx.status.makeCancelled();
 }
 
 /**
- * Raises `Cancelled` if the surrounding scope was cancelled; otherwise returns without yielding.
- * A cancel point but not a schedule point.
+ * Raises `Cancelled` if the surrounding scope was cancelled; otherwise returns without yielding
+ * to the event loop. A cancel point but not a schedule point.
  */
 export async function checkpointIfCancelled(): Promise<void> {
-  const ctx = currentContext('checkpointIfCancelled');
-  ctx.task.cancelPoints++;
-  if (ctx.status.effectivelyCancelled) throw ctx.status.makeCancelled();
+  cancelPoint(currentContext('checkpointIfCancelled'));
 }
 
-/** @internal yields without checking for cancellation (Trio's cancel_shielded_checkpoint). */
+/** Lets other tasks run without checking for cancellation (Trio's cancel_shielded_checkpoint). */
 export async function cancelShieldedCheckpoint(): Promise<void> {
-  const ctx = currentContext('cancelShieldedCheckpoint');
-  ctx.task.schedulePoints++;
-  if (++checkpointsSinceMacrotask >= MACROTASK_EVERY) {
-    checkpointsSinceMacrotask = 0;
-    await yieldToEventLoop();
-  } else {
-    await undefined;
-  }
+  const macrotask = schedulePoint(currentContext('cancelShieldedCheckpoint'));
+  if (macrotask !== undefined) await macrotask;
 }

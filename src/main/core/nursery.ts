@@ -280,6 +280,10 @@ async function runTask(task: Task, fn: (...args: unknown[]) => unknown, args: un
     error = e;
   }
   task.exited = true;
+  if (task.lotBreakers !== undefined) {
+    for (const lot of task.lotBreakers) lot.breakLot(task);
+    task.lotBreakers = undefined;
+  }
   task.runner.taskExited(task);
   task.parentNursery!.childExited(task, error);
 }

@@ -17,6 +17,11 @@ export class Task {
   /** The nursery this task is a child of (`undefined` for the run's root task). */
   parentNursery: Nursery | undefined;
   private openNurseries: Nursery[] | undefined;
+  /**
+   * Parking lots to break when this task exits (Trio's parking-lot breakers): a Lock registers
+   * its lot while this task owns it, so waiters learn that the owner died holding it.
+   */
+  lotBreakers: Set<{ breakLot(task?: Task): void }> | undefined;
   /** The wait this task is blocked in, if any (see `traps.ts`). */
   wait: Wait | undefined = undefined;
   /** Counters for `assertCheckpoints`: every checkpoint and every wait bumps both. */

@@ -1,0 +1,346 @@
+/**
+ * Memory channels: Trio's `open_memory_channel`, for sending values between tasks of one run.
+ *
+ * A channel is one shared state and any number of send and receive endpoints (`clone()` makes
+ * more). Values move in two ways only: into the buffer when there is room, or straight from a
+ * sender to a blocked receiver by rescheduling the receiver's wait with the value (and the other
+ * way round when the buffer is full or has size 0). A blocked wait is only ever ended with a
+ * value by `reschedule`, and a cancelled one is first removed from its queue by its abort
+ * function, so a cancelled `receive` never consumes a value and a cancelled `send` never
+ * delivers one.
+ *
+ * Close rules (Trio's): closing the last send endpoint lets receivers drain the buffer and then
+ * get `EndOfChannel`; closing the last receive endpoint makes senders (waiting and later) get
+ * `BrokenResourceError` and drops the buffer; using an endpoint you closed gives
+ * `ClosedResourceError`, and closing an endpoint wakes the tasks blocked on it with that error.
+ */
+import {
+  BrokenResourceError,
+  ClosedResourceError,
+  EndOfChannel,
+  WouldBlock,
+} from '../../shared/errors.js';
+import { cancelPoint, checkpoint, schedulePoint } from '../core/checkpoint.js';
+import { currentContext } from '../core/context.js';
+import { Abort, blockTask, type Wait } from '../core/traps.js';
+import { checkFunction, describe } from '../core/validate.js';
+import { Deque } from './deque.js';
+
+export interface MemoryChannelStatistics {
+  currentBufferUsed: number;
+  maxBufferSize: number;
+  openSendChannels: number;
+  openReceiveChannels: number;
+  tasksWaitingSend: number;
+  tasksWaitingReceive: number;
+}
+
+class ChannelState<T> {
+  readonly data = new Deque<T>();
+  openSendChannels = 0;
+  openReceiveChannels = 0;
+  /** Blocked senders, oldest first, with the value each is trying to send. */
+  readonly sendWaits = new Map<Wait, T>();
+  /** Blocked receivers, oldest first. */
+  readonly receiveWaits = new Set<Wait>();
+  constructor(readonly maxBufferSize: number) {}
+
+  statistics(): MemoryChannelStatistics {
+    return {
+      currentBufferUsed: this.data.length,
+      maxBufferSize: this.maxBufferSize,
+      openSendChannels: this.openSendChannels,
+      openReceiveChannels: this.openReceiveChannels,
+      tasksWaitingSend: this.sendWaits.size,
+      tasksWaitingReceive: this.receiveWaits.size,
+    };
+  }
+}
+
+/** The endpoint a blocked wait belongs to is kept in its customSleepData, for close(). */
+function abortSend(_raiseCancel: unknown, wait: Wait): Abort {
+  const endpoint = wait.customSleepData as MemorySendChannel<unknown>;
+  endpoint.waits.delete(wait);
+  endpoint.state.sendWaits.delete(wait);
+  return Abort.SUCCEEDED;
+}
+
+function abortReceive(_raiseCancel: unknown, wait: Wait): Abort {
+  const endpoint = wait.customSleepData as MemoryReceiveChannel<unknown>;
+  endpoint.waits.delete(wait);
+  endpoint.state.receiveWaits.delete(wait);
+  return Abort.SUCCEEDED;
+}
+
+function firstOf<K>(items: Iterable<K>): K | undefined {
+  for (const item of items) return item;
+  return undefined;
+}
+
+/** The sending end of a memory channel. */
+export class MemorySendChannel<T> {
+  /** @internal */ readonly state: ChannelState<T>;
+  /** @internal waits blocked on this endpoint */ readonly waits = new Set<Wait>();
+  private closed = false;
+
+  /** @internal use openMemoryChannel */
+  constructor(state: ChannelState<T>) {
+    this.state = state;
+    state.openSendChannels++;
+  }
+
+  /**
+   * Sends without waiting: hands the value to a waiting receiver or buffers it; throws
+   * `WouldBlock` when the buffer is full, `BrokenResourceError` when no receiver is left,
+   * `ClosedResourceError` after `close()`. Not a checkpoint.
+   */
+  sendNowait(value: T): void {
+    if (!this.trySend(value)) throw new WouldBlock('the channel buffer is full');
+  }
+
+  private trySend(value: T): boolean {
+    if (this.closed) throw new ClosedResourceError('this send channel was closed');
+    const state = this.state;
+    if (state.openReceiveChannels === 0) throw new BrokenResourceError('every receive channel was closed');
+    const receiver = firstOf(state.receiveWaits);
+    if (receiver !== undefined) {
+      state.receiveWaits.delete(receiver);
+      (receiver.customSleepData as MemoryReceiveChannel<T>).waits.delete(receiver);
+      receiver.reschedule({ value });
+      return true;
+    }
+    if (state.data.length < state.maxBufferSize) {
+      state.data.push(value);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Sends `value`, waiting while the buffer is full (or, for a rendezvous channel, until a
+   * receiver takes it). A checkpoint. Cancelled: the value was not sent. Rejects with
+   * `BrokenResourceError` if every receiver is closed, `ClosedResourceError` if this endpoint is.
+   */
+  async send(value: T): Promise<void> {
+    const ctx = currentContext('MemorySendChannel.send');
+    cancelPoint(ctx);
+    if (this.trySend(value)) {
+      const macrotask = schedulePoint(ctx);
+      if (macrotask !== undefined) await macrotask;
+      return;
+    }
+    const wait = blockTask(ctx, abortSend, 'MemorySendChannel.send');
+    wait.customSleepData = this;
+    this.waits.add(wait);
+    this.state.sendWaits.set(wait, value);
+    await wait.promise;
+  }
+
+  /** Another send endpoint of the same channel; the channel stays open while any is open. */
+  clone(): MemorySendChannel<T> {
+    if (this.closed) throw new ClosedResourceError('cannot clone a closed send channel');
+    return new MemorySendChannel(this.state);
+  }
+
+  /** Closes this endpoint (idempotent, not a checkpoint). Tasks blocked sending on it get `ClosedResourceError`. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const state = this.state;
+    for (const wait of this.waits) {
+      state.sendWaits.delete(wait);
+      wait.reschedule({ error: new ClosedResourceError('the send channel was closed while sending') });
+    }
+    this.waits.clear();
+    state.openSendChannels--;
+    if (state.openSendChannels === 0) {
+      for (const wait of state.receiveWaits) {
+        (wait.customSleepData as MemoryReceiveChannel<T>).waits.delete(wait);
+        wait.reschedule({ error: new EndOfChannel('every send channel was closed') });
+      }
+      state.receiveWaits.clear();
+    }
+  }
+
+  /** Closes this endpoint, then checkpoints. */
+  async aclose(): Promise<void> {
+    this.close();
+    await checkpoint();
+  }
+
+  /** Runs `fn(this)` and closes this endpoint when it ends (Trio's `async with send_channel`). */
+  async use<R>(fn: (channel: this) => Promise<R> | R): Promise<R> {
+    checkFunction('MemorySendChannel.use', 'fn', fn);
+    try {
+      return await fn(this);
+    } finally {
+      this.close();
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  statistics(): MemoryChannelStatistics {
+    return this.state.statistics();
+  }
+}
+
+/** The receiving end of a memory channel; `for await (const v of channel)` receives until EndOfChannel. */
+export class MemoryReceiveChannel<T> implements AsyncIterable<T> {
+  /** @internal */ readonly state: ChannelState<T>;
+  /** @internal */ readonly waits = new Set<Wait>();
+  private closed = false;
+
+  /** @internal use openMemoryChannel */
+  constructor(state: ChannelState<T>) {
+    this.state = state;
+    state.openReceiveChannels++;
+  }
+
+  /**
+   * Receives without waiting; throws `WouldBlock` when nothing is there, `EndOfChannel` when the
+   * buffer is empty and every sender closed, `ClosedResourceError` after `close()`. Not a checkpoint.
+   */
+  receiveNowait(): T {
+    if (this.closed) throw new ClosedResourceError('this receive channel was closed');
+    const state = this.state;
+    const sender = firstOf(state.sendWaits.keys());
+    if (sender !== undefined) {
+      // A blocked sender means the buffer is full (or size 0): its value goes in behind the rest.
+      const value = state.sendWaits.get(sender) as T;
+      state.sendWaits.delete(sender);
+      (sender.customSleepData as MemorySendChannel<T>).waits.delete(sender);
+      sender.reschedule(undefined);
+      state.data.push(value);
+    }
+    if (state.data.length > 0) return state.data.shift() as T;
+    if (state.openSendChannels === 0) throw new EndOfChannel('every send channel was closed');
+    throw new WouldBlock('the channel is empty');
+  }
+
+  /**
+   * Receives the next value, waiting until there is one. A checkpoint. Cancelled: no value was
+   * taken. Rejects with `EndOfChannel` once the buffer is drained and every sender closed.
+   */
+  async receive(): Promise<T> {
+    const ctx = currentContext('MemoryReceiveChannel.receive');
+    cancelPoint(ctx);
+    if (this.closed) throw new ClosedResourceError('this receive channel was closed');
+    const state = this.state;
+    if (state.data.length > 0 || state.sendWaits.size > 0 || state.openSendChannels === 0) {
+      const value = this.receiveNowait();
+      const macrotask = schedulePoint(ctx);
+      if (macrotask !== undefined) await macrotask;
+      return value;
+    }
+    const wait = blockTask(ctx, abortReceive, 'MemoryReceiveChannel.receive');
+    wait.customSleepData = this;
+    this.waits.add(wait);
+    state.receiveWaits.add(wait);
+    return (await wait.promise) as T;
+  }
+
+  /** Another receive endpoint of the same channel. */
+  clone(): MemoryReceiveChannel<T> {
+    if (this.closed) throw new ClosedResourceError('cannot clone a closed receive channel');
+    return new MemoryReceiveChannel(this.state);
+  }
+
+  /**
+   * Closes this endpoint (idempotent, not a checkpoint). Tasks blocked receiving on it get
+   * `ClosedResourceError`; when it was the last receiver, senders get `BrokenResourceError` and
+   * the buffer is dropped.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const state = this.state;
+    for (const wait of this.waits) {
+      state.receiveWaits.delete(wait);
+      wait.reschedule({ error: new ClosedResourceError('the receive channel was closed while receiving') });
+    }
+    this.waits.clear();
+    state.openReceiveChannels--;
+    if (state.openReceiveChannels === 0) {
+      for (const wait of state.sendWaits.keys()) {
+        (wait.customSleepData as MemorySendChannel<T>).waits.delete(wait);
+        wait.reschedule({ error: new BrokenResourceError('every receive channel was closed') });
+      }
+      state.sendWaits.clear();
+      state.data.clear();
+    }
+  }
+
+  /** Closes this endpoint, then checkpoints. */
+  async aclose(): Promise<void> {
+    this.close();
+    await checkpoint();
+  }
+
+  /** Runs `fn(this)` and closes this endpoint when it ends (Trio's `async with receive_channel`). */
+  async use<R>(fn: (channel: this) => Promise<R> | R): Promise<R> {
+    checkFunction('MemoryReceiveChannel.use', 'fn', fn);
+    try {
+      return await fn(this);
+    } finally {
+      this.close();
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  /** Receives values until `EndOfChannel`. Breaking out of the loop does not close the channel. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      let value: T;
+      try {
+        value = await this.receive();
+      } catch (error) {
+        if (error instanceof EndOfChannel) return;
+        throw error;
+      }
+      yield value;
+    }
+  }
+
+  statistics(): MemoryChannelStatistics {
+    return this.state.statistics();
+  }
+}
+
+/**
+ * Opens a channel for sending values between tasks. `maxBufferSize` is how many values may wait
+ * in it: 0 makes every `send` wait for a `receive` (a rendezvous), `Infinity` never blocks senders.
+ *
+ * ```ts
+ * const [tx, rx] = openMemoryChannel<number>(0);
+ * await openNursery(async (n) => {
+ *   n.startSoon(() => tx.use(async () => { for (let i = 0; i < 3; i++) await tx.send(i); }));
+ *   for await (const value of rx) console.log(value);
+ * });
+ * ```
+ */
+export function openMemoryChannel<T>(maxBufferSize: number): [MemorySendChannel<T>, MemoryReceiveChannel<T>] {
+  if (typeof maxBufferSize !== 'number') {
+    throw new TypeError(`openMemoryChannel: maxBufferSize must be a number, got ${describe(maxBufferSize)}`);
+  }
+  if (maxBufferSize !== Infinity && (!Number.isInteger(maxBufferSize) || maxBufferSize < 0)) {
+    throw new RangeError(
+      `openMemoryChannel: maxBufferSize must be a non-negative integer or Infinity, got ${maxBufferSize}`,
+    );
+  }
+  const state = new ChannelState<T>(maxBufferSize);
+  return [new MemorySendChannel(state), new MemoryReceiveChannel(state)];
+}
