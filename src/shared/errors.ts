@@ -145,7 +145,10 @@ export class ExceptionGroup extends AggregateError {
 
   /** A group with the same message and class holding `exceptions` instead. */
   derive(exceptions: readonly unknown[]): ExceptionGroup {
-    return new ExceptionGroup(this.message, exceptions, { cause: this.cause });
+    const derived = new ExceptionGroup(this.message, exceptions, { cause: this.cause });
+    // Like Python's derive: the part keeps the whole's origin, not the place it was split.
+    if (this.stack !== undefined) derived.stack = this.stack;
+    return derived;
   }
 
   /**
