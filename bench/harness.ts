@@ -23,22 +23,33 @@ export function gc(): void {
 }
 
 function fmt(n: number): string {
+  if (Number.isNaN(n)) return 'n/a';
   if (!Number.isFinite(n)) return String(n);
   if (n >= 100) return n.toFixed(0);
   if (n >= 10) return n.toFixed(1);
   return n.toFixed(3);
 }
 
-/** Prints rows as a table; ratios are relative to `base` (the triode column). */
-export function printTable(title: string, rows: Row[], base = 'triode'): void {
-  console.log(`\n${title}  (node ${process.version}, ${availableParallelism()} cores, medians; ratio = peer / ${base}, > 1 means ${base} is ahead)`);
+/**
+ * Prints rows as a table with ratios against `base` (the triode column). `better` says which way
+ * the numbers are good, so every ratio reads the same: > 1 means triode is ahead.
+ */
+export function printTable(title: string, rows: Row[], base = 'triode', better: 'lower' | 'higher' = 'lower'): void {
+  const ratio = (peer: number, ours: number) => (better === 'lower' ? peer / ours : ours / peer);
+  console.log(
+    `\n${title}  (node ${process.version}, ${availableParallelism()} cores, medians of ${process.env.BENCH_RUNS ?? 5} runs; ` +
+      `${better} is better; ratio > 1 means ${base} is ahead)`,
+  );
   const peers = Object.keys(rows[0]!.results);
-  const header = ['case', 'unit', ...peers, ...peers.filter((p) => p !== base).map((p) => `${p}/${base}`)];
+  const header = ['case', 'unit', ...peers, ...peers.filter((p) => p !== base).map((p) => `vs ${p}`)];
   const body = rows.map((r) => [
     r.case,
     r.unit,
     ...peers.map((p) => fmt(r.results[p]!)),
-    ...peers.filter((p) => p !== base).map((p) => `${(r.results[p]! / r.results[base]!).toFixed(2)}x`),
+    ...peers.filter((p) => p !== base).map((p) => {
+      const x = ratio(r.results[p]!, r.results[base]!);
+      return Number.isNaN(x) ? 'n/a' : `${x.toFixed(2)}x`;
+    }),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';

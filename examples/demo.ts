@@ -4,6 +4,9 @@ const examples: Array<[file: string, what: string]> = [
   ['nursery-children.js', 'a nursery: the parent waits for both children'],
   ['timeout-footgun.js', 'why a timeout around startSoon does nothing, and the right way'],
   ['task-local.js', 'task-local storage: per-request ids without passing them around'],
+  ['channel-producer-consumer.js', 'a channel between a producer and a consumer, closed by use()'],
+  ['channel-fan-in-out.js', 'two producers and two consumers, each with its own clone()'],
+  ['channel-without-clone.js', 'the same without clone(): ClosedResourceError'],
 ];
 
 for (const [file, what] of examples) {

@@ -50,6 +50,24 @@ test('task-local: each handler logs its own request id', async () => {
   }
 });
 
+test('channel-producer-consumer: three messages, then the loop ends', async () => {
+  const out = await runExample('channel-producer-consumer.js');
+  assert.match(out, /got value "message 0"\n.*got value "message 1"\n.*got value "message 2"\n/);
+  assert.match(out, /all done/);
+});
+
+test('channel-fan-in-out: every value reaches exactly one consumer', async () => {
+  const out = await runExample('channel-fan-in-out.js');
+  const values = [...out.matchAll(/consumer [XY] got value "(.*)"/g)].map((m) => m[1]).sort();
+  assert.equal(values, ['0 from producer A', '0 from producer B', '1 from producer A', '1 from producer B', '2 from producer A', '2 from producer B']);
+  assert.match(out, /all 6 values were received/);
+});
+
+test('channel-without-clone: the second producer hits ClosedResourceError', async () => {
+  const out = await runExample('channel-without-clone.js');
+  assert.match(out, /producer B failed: ClosedResourceError/);
+});
+
 test('the demo runs every example', async () => {
   const out = await runExample('demo.js');
   assert.match(out, /All examples ran/);

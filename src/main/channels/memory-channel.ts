@@ -21,7 +21,7 @@ import {
   WouldBlock,
 } from '../../shared/errors.js';
 import { cancelPoint, checkpoint, schedulePoint } from '../core/checkpoint.js';
-import { currentContext } from '../core/context.js';
+import { currentContext, type Context } from '../core/context.js';
 import { Abort, blockTask, type Wait } from '../core/traps.js';
 import { checkFunction, describe } from '../core/validate.js';
 import { Deque } from './deque.js';
@@ -57,18 +57,17 @@ class ChannelState<T> {
   }
 }
 
-/** The endpoint a blocked wait belongs to is kept in its customSleepData, for close(). */
+/**
+ * A blocked wait keeps its endpoint in customSleepData: close() finds the waits of its own
+ * endpoint by scanning the channel's queue (closing is rare; blocking is not).
+ */
 function abortSend(_raiseCancel: unknown, wait: Wait): Abort {
-  const endpoint = wait.customSleepData as MemorySendChannel<unknown>;
-  endpoint.waits.delete(wait);
-  endpoint.state.sendWaits.delete(wait);
+  (wait.customSleepData as MemorySendChannel<unknown>).state.sendWaits.delete(wait);
   return Abort.SUCCEEDED;
 }
 
 function abortReceive(_raiseCancel: unknown, wait: Wait): Abort {
-  const endpoint = wait.customSleepData as MemoryReceiveChannel<unknown>;
-  endpoint.waits.delete(wait);
-  endpoint.state.receiveWaits.delete(wait);
+  (wait.customSleepData as MemoryReceiveChannel<unknown>).state.receiveWaits.delete(wait);
   return Abort.SUCCEEDED;
 }
 
@@ -80,7 +79,6 @@ function firstOf<K>(items: Iterable<K>): K | undefined {
 /** The sending end of a memory channel. */
 export class MemorySendChannel<T> {
   /** @internal */ readonly state: ChannelState<T>;
-  /** @internal waits blocked on this endpoint */ readonly waits = new Set<Wait>();
   private closed = false;
 
   /** @internal use openMemoryChannel */
@@ -102,10 +100,9 @@ export class MemorySendChannel<T> {
     if (this.closed) throw new ClosedResourceError('this send channel was closed');
     const state = this.state;
     if (state.openReceiveChannels === 0) throw new BrokenResourceError('every receive channel was closed');
-    const receiver = firstOf(state.receiveWaits);
+    const receiver = state.receiveWaits.size > 0 ? firstOf(state.receiveWaits) : undefined;
     if (receiver !== undefined) {
       state.receiveWaits.delete(receiver);
-      (receiver.customSleepData as MemoryReceiveChannel<T>).waits.delete(receiver);
       receiver.reschedule({ value });
       return true;
     }
@@ -131,7 +128,6 @@ export class MemorySendChannel<T> {
     }
     const wait = blockTask(ctx, abortSend, 'MemorySendChannel.send');
     wait.customSleepData = this;
-    this.waits.add(wait);
     this.state.sendWaits.set(wait, value);
     await wait.promise;
   }
@@ -147,15 +143,14 @@ export class MemorySendChannel<T> {
     if (this.closed) return;
     this.closed = true;
     const state = this.state;
-    for (const wait of this.waits) {
+    for (const wait of Array.from(state.sendWaits.keys())) {
+      if (wait.customSleepData !== this) continue;
       state.sendWaits.delete(wait);
       wait.reschedule({ error: new ClosedResourceError('the send channel was closed while sending') });
     }
-    this.waits.clear();
     state.openSendChannels--;
     if (state.openSendChannels === 0) {
       for (const wait of state.receiveWaits) {
-        (wait.customSleepData as MemoryReceiveChannel<T>).waits.delete(wait);
         wait.reschedule({ error: new EndOfChannel('every send channel was closed') });
       }
       state.receiveWaits.clear();
@@ -194,7 +189,6 @@ export class MemorySendChannel<T> {
 /** The receiving end of a memory channel; `for await (const v of channel)` receives until EndOfChannel. */
 export class MemoryReceiveChannel<T> implements AsyncIterable<T> {
   /** @internal */ readonly state: ChannelState<T>;
-  /** @internal */ readonly waits = new Set<Wait>();
   private closed = false;
 
   /** @internal use openMemoryChannel */
@@ -210,18 +204,30 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T> {
   receiveNowait(): T {
     if (this.closed) throw new ClosedResourceError('this receive channel was closed');
     const state = this.state;
-    const sender = firstOf(state.sendWaits.keys());
+    const sender = state.sendWaits.size > 0 ? firstOf(state.sendWaits.keys()) : undefined;
     if (sender !== undefined) {
       // A blocked sender means the buffer is full (or size 0): its value goes in behind the rest.
       const value = state.sendWaits.get(sender) as T;
       state.sendWaits.delete(sender);
-      (sender.customSleepData as MemorySendChannel<T>).waits.delete(sender);
       sender.reschedule(undefined);
       state.data.push(value);
     }
     if (state.data.length > 0) return state.data.shift() as T;
     if (state.openSendChannels === 0) throw new EndOfChannel('every send channel was closed');
     throw new WouldBlock('the channel is empty');
+  }
+
+  /** True when receiveNowait would not throw WouldBlock (a value, a sender, or the end). */
+  private ready(): boolean {
+    const state = this.state;
+    return state.data.length > 0 || state.sendWaits.size > 0 || state.openSendChannels === 0 || this.closed;
+  }
+
+  private park(ctx: Context): Promise<unknown> {
+    const wait = blockTask(ctx, abortReceive, 'MemoryReceiveChannel.receive');
+    wait.customSleepData = this;
+    this.state.receiveWaits.add(wait);
+    return wait.promise;
   }
 
   /**
@@ -231,19 +237,35 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T> {
   async receive(): Promise<T> {
     const ctx = currentContext('MemoryReceiveChannel.receive');
     cancelPoint(ctx);
-    if (this.closed) throw new ClosedResourceError('this receive channel was closed');
-    const state = this.state;
-    if (state.data.length > 0 || state.sendWaits.size > 0 || state.openSendChannels === 0) {
-      const value = this.receiveNowait();
-      const macrotask = schedulePoint(ctx);
-      if (macrotask !== undefined) await macrotask;
-      return value;
+    if (!this.ready()) return (await this.park(ctx)) as T;
+    const value = this.receiveNowait();
+    const macrotask = schedulePoint(ctx);
+    if (macrotask !== undefined) await macrotask;
+    return value;
+  }
+
+  /**
+   * The async-iterator step: `receive()` that reports `EndOfChannel` as the end of iteration.
+   * Written out (rather than as an async generator) because a generator costs several promises
+   * per value.
+   */
+  private async next(): Promise<IteratorResult<T, undefined>> {
+    const ctx = currentContext('MemoryReceiveChannel iteration');
+    cancelPoint(ctx);
+    let value: T;
+    try {
+      if (!this.ready()) {
+        value = (await this.park(ctx)) as T;
+      } else {
+        value = this.receiveNowait();
+        const macrotask = schedulePoint(ctx);
+        if (macrotask !== undefined) await macrotask;
+      }
+    } catch (error) {
+      if (error instanceof EndOfChannel) return { value: undefined, done: true };
+      throw error;
     }
-    const wait = blockTask(ctx, abortReceive, 'MemoryReceiveChannel.receive');
-    wait.customSleepData = this;
-    this.waits.add(wait);
-    state.receiveWaits.add(wait);
-    return (await wait.promise) as T;
+    return { value, done: false };
   }
 
   /** Another receive endpoint of the same channel. */
@@ -261,15 +283,14 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T> {
     if (this.closed) return;
     this.closed = true;
     const state = this.state;
-    for (const wait of this.waits) {
+    for (const wait of Array.from(state.receiveWaits)) {
+      if (wait.customSleepData !== this) continue;
       state.receiveWaits.delete(wait);
       wait.reschedule({ error: new ClosedResourceError('the receive channel was closed while receiving') });
     }
-    this.waits.clear();
     state.openReceiveChannels--;
     if (state.openReceiveChannels === 0) {
       for (const wait of state.sendWaits.keys()) {
-        (wait.customSleepData as MemorySendChannel<T>).waits.delete(wait);
         wait.reschedule({ error: new BrokenResourceError('every receive channel was closed') });
       }
       state.sendWaits.clear();
@@ -302,17 +323,8 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T> {
   }
 
   /** Receives values until `EndOfChannel`. Breaking out of the loop does not close the channel. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    for (;;) {
-      let value: T;
-      try {
-        value = await this.receive();
-      } catch (error) {
-        if (error instanceof EndOfChannel) return;
-        throw error;
-      }
-      yield value;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
+    return { next: () => this.next() };
   }
 
   statistics(): MemoryChannelStatistics {

@@ -34,7 +34,8 @@ export class CancelStatus {
   /** Set when the owning scope's body has finished; code still running under it is a bug. */
   exited = false;
   children: Set<CancelStatus> | undefined;
-  waits: Set<Wait> | undefined;
+  /** Waits blocked directly under this node: an intrusive doubly-linked list through the waits. */
+  private firstWait: Wait | undefined;
   private controller: AbortController | undefined;
 
   constructor(
@@ -86,9 +87,10 @@ export class CancelStatus {
 
   private deliverCancel(): void {
     this.controller?.abort(this.makeCancelled(false));
-    if (this.waits === undefined) return;
-    // Aborting a wait removes it from `waits`; iterate over a copy.
-    for (const wait of Array.from(this.waits)) wait.attemptAbort();
+    // Aborting a wait unlinks it; collect first.
+    const waits: Wait[] = [];
+    for (let w = this.firstWait; w !== undefined; w = w.nextInStatus) waits.push(w);
+    for (const wait of waits) wait.attemptAbort();
   }
 
   /** The scope whose cancellation this node sees: itself, or the nearest unshielded ancestor. */
@@ -129,10 +131,18 @@ export class CancelStatus {
   }
 
   addWait(wait: Wait): void {
-    (this.waits ??= new Set()).add(wait);
+    wait.prevInStatus = undefined;
+    wait.nextInStatus = this.firstWait;
+    if (this.firstWait !== undefined) this.firstWait.prevInStatus = wait;
+    this.firstWait = wait;
   }
 
   removeWait(wait: Wait): void {
-    this.waits?.delete(wait);
+    const { prevInStatus: prev, nextInStatus: next } = wait;
+    if (prev !== undefined) prev.nextInStatus = next;
+    else if (this.firstWait === wait) this.firstWait = next;
+    else return; // not linked here
+    if (next !== undefined) next.prevInStatus = prev;
+    wait.prevInStatus = wait.nextInStatus = undefined;
   }
 }

@@ -50,6 +50,10 @@ export class Wait implements DeadlineOwner {
   readonly promise: Promise<unknown>;
   /** What the task is blocked in, for `dumpTaskTree`. */
   readonly what: string;
+  /** @internal links in the status's list of waits (see cancel-status.ts) */
+  prevInStatus: Wait | undefined = undefined;
+  /** @internal */
+  nextInStatus: Wait | undefined = undefined;
   /** Free for the blocking primitive's use (Trio's `custom_sleep_data`): ParkingLot keeps its lot here. */
   customSleepData: unknown = undefined;
 
