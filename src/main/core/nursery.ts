@@ -164,7 +164,7 @@ class StartStatus<T> implements TaskStatus<T> {
     if (from.children !== undefined) {
       for (const child of Array.from(from.children)) child.reparent(to);
     }
-    if (task.rootContext.status === from) task.rootContext.status = to;
+    if (task.status === from) task.status = to;
     if (task.wait?.status === from) task.wait.moveTo(to);
     this.helper.children.delete(task);
     task.parentNursery = this.target;
@@ -245,7 +245,7 @@ function startPending(): void {
   pendingStarts = [];
   for (let i = 0; i < batch.length; i += 3) {
     const task = batch[i] as Task;
-    storage.run(task.rootContext, runTask, task, batch[i + 1] as (...args: unknown[]) => unknown, batch[i + 2] as unknown[]);
+    storage.run(task, runTask, task, batch[i + 1] as (...args: unknown[]) => unknown, batch[i + 2] as unknown[]);
   }
 }
 
@@ -263,8 +263,7 @@ export function spawnTask(
 ): Task {
   const runner = nursery.parentTask.runner;
   spawner.localsShared = true;
-  const task = new Task(runner, name, nursery, spawner.locals);
-  task.rootContext = { task, status: nursery.status };
+  const task = new Task(runner, name, nursery, spawner.locals, nursery.status);
   nursery.children.add(task);
   runner.taskSpawned(task);
   if (pendingStarts.length === 0) queueMicrotask(startPending);

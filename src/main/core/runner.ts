@@ -84,9 +84,8 @@ export class Runner implements ClockListener {
     this.clock.startClock?.();
     this.autojumpClock?.attachListener(this);
 
-    const root = new Task(this, '<init>', undefined, new Map());
-    const rootCtx: Context = { task: root, status: new CancelStatus(runRoot, undefined) };
-    root.rootContext = rootCtx;
+    const root = new Task(this, '<init>', undefined, new Map(), new CancelStatus(runRoot, undefined));
+    const rootCtx: Context = root;
     this.rootTask = root;
     this.liveTasks = 1;
 

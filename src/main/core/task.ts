@@ -3,6 +3,7 @@
  * `lowlevel.currentTask()` returns and what instruments see; the code itself is an ordinary
  * async function whose context (see `context.ts`) points here.
  */
+import type { CancelStatus } from './cancel-status.js';
 import type { Context } from './context.js';
 import type { Nursery } from './nursery.js';
 import type { Runner } from './runner.js';
@@ -32,19 +33,35 @@ export class Task {
   /** TaskLocal values. Shared copy-on-write with the task that spawned it (see task-local.ts). */
   locals: Map<object, unknown>;
   localsShared: boolean;
-  /** The context the task's top-level code runs in; `start()` moves it to another nursery. */
-  rootContext!: Context;
+  /**
+   * The cancel status the task's top-level code runs under. The task is its own root context
+   * (`{ task, status }`, see context.ts), which saves an object per task; `nursery.start()`
+   * changes `status` when it moves the task into another nursery.
+   */
+  status: CancelStatus;
 
   constructor(
     readonly runner: Runner,
     name: string,
     parentNursery: Nursery | undefined,
     locals: Map<object, unknown>,
+    status: CancelStatus,
   ) {
     this.name = name;
     this.parentNursery = parentNursery;
     this.locals = locals;
     this.localsShared = true;
+    this.status = status;
+  }
+
+  /** The task itself, so that a Task is a `Context`. */
+  get task(): Task {
+    return this;
+  }
+
+  /** The context the task's top-level code runs in. */
+  get rootContext(): Context {
+    return this;
   }
 
   /** Nurseries opened by this task and still open, outermost first. */
