@@ -1,7 +1,13 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', worker: 'src/worker.ts', testing: 'src/testing.ts' },
+  entry: {
+    index: 'src/index.ts',
+    worker: 'src/worker.ts',
+    testing: 'src/testing.ts',
+    // Loaded by the pool's threads by path (see src/main/workers/pool.ts), never imported.
+    'worker-entry': 'src/worker/entry.ts',
+  },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
@@ -10,4 +16,6 @@ export default defineConfig({
   splitting: true,
   treeshake: false,
   keepNames: true,
+  // import.meta.url in the CJS build (the pool finds worker-entry.js next to itself).
+  shims: true,
 });

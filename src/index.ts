@@ -58,3 +58,8 @@ export { openMemoryChannel, MemorySendChannel, MemoryReceiveChannel } from './ma
 export type { MemoryChannelStatistics } from './main/channels/memory-channel.js';
 
 export * as lowlevel from './main/lowlevel.js';
+
+export { runInWorker, workerModule } from './main/workers/run-in-worker.js';
+export type { WorkerCallOptions, WorkerModule, CancelMode } from './main/workers/run-in-worker.js';
+export { WorkerPool, openWorkerPool } from './main/workers/pool.js';
+export type { WorkerPoolOptions, WorkerPoolStatistics } from './main/workers/pool.js';

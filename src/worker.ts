@@ -1,1 +1,3 @@
-export {};
+/** triode/worker: the worker-side API. Re-exports only. */
+export { checkpoint, isCancelled, sleepSync } from './worker/api.js';
+export { Cancelled } from './shared/errors.js';

@@ -1,0 +1,214 @@
+/**
+ * `runInWorker` and `workerModule`: call a module's export on a pool thread, under the caller's
+ * cancel scopes.
+ *
+ * A call is a checkpoint. It first waits for a thread in the pool's CapacityLimiter (cancelling
+ * it there is an ordinary cancelled wait: the job never starts). Once running, cancellation
+ * follows the call's `cancel` mode:
+ *
+ * - `'cooperative'` (default): set the call's cancel word and keep waiting for the worker. Code
+ *   that calls `checkpoint()` / `sleepSync()` from `triode/worker`, and async exports (whose
+ *   root scope is cancelled), stop at once and the call rejects with `Cancelled`; code that
+ *   never checks runs to the end and its result is returned (as in Trio: the work was done, so
+ *   it is not thrown away); the caller's next checkpoint then raises `Cancelled`.
+ *   The default because it is the only mode that never loses work or leaves state half-written.
+ * - `'kill'`: set the word, and terminate the thread if it has not finished after `killAfterMs`
+ *   (default 100 ms); the call rejects with `Cancelled`, and piscina starts a fresh thread.
+ * - `'abandon'`: set the word and raise `Cancelled` at once; the thread finishes on its own
+ *   and its limiter slot is freed then.
+ */
+import { pathToFileURL } from 'node:url';
+import type { TransferListItem } from 'node:worker_threads';
+import { resolve as resolvePath } from 'node:path';
+import { BrokenWorkerError, Cancelled } from '../../shared/errors.js';
+import { errorFromWire } from '../../shared/error-wire.js';
+import { newCancelWord, setCancelled, type WorkerJob, type WorkerJobResult } from '../../shared/worker-call.js';
+import { cancelPoint } from '../core/checkpoint.js';
+import { currentContext } from '../core/context.js';
+import { Abort, blockTask, type Wait } from '../core/traps.js';
+import { describe } from '../core/validate.js';
+import type { CapacityLimiter } from '../sync/capacity-limiter.js';
+import { checkCloneableArgs } from '../../shared/cloneable.js';
+import { defaultWorkerPool, WorkerPool } from './pool.js';
+
+export type CancelMode = 'cooperative' | 'kill' | 'abandon';
+
+export interface WorkerCallOptions {
+  /** The pool to run on (default: the process-wide default pool). */
+  pool?: WorkerPool;
+  /** Where the call queues for a thread (default: the pool's own limiter, one token per thread). */
+  limiter?: CapacityLimiter;
+  /** What cancelling a running call does (default 'cooperative'; see above). */
+  cancel?: CancelMode;
+  /** For `cancel: 'kill'`: ms to wait for the worker to stop by itself before terminating it (default 100). */
+  killAfterMs?: number;
+  /** Objects to transfer (not copy) to the worker: ArrayBuffers, MessagePorts. */
+  transfer?: TransferListItem[];
+}
+
+const DEFAULT_KILL_AFTER_MS = 100;
+
+function moduleUrl(module: string | URL): string {
+  if (module instanceof URL) return module.href;
+  if (typeof module !== 'string' || module === '') {
+    throw new TypeError(`runInWorker: module must be a path or a URL, got ${describe(module)}`);
+  }
+  return /^(file|data|node):/.test(module) ? module : pathToFileURL(resolvePath(module)).href;
+}
+
+function checkOptions(options: WorkerCallOptions): void {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`runInWorker: options must be an object, got ${describe(options)}`);
+  }
+  const { pool, cancel, killAfterMs, transfer } = options;
+  if (pool !== undefined && !(pool instanceof WorkerPool)) {
+    throw new TypeError(`runInWorker: options.pool must be a WorkerPool, got ${describe(pool)}`);
+  }
+  if (cancel !== undefined && cancel !== 'cooperative' && cancel !== 'kill' && cancel !== 'abandon') {
+    throw new TypeError(`runInWorker: options.cancel must be 'cooperative', 'kill' or 'abandon', got ${describe(cancel)}`);
+  }
+  if (killAfterMs !== undefined && (typeof killAfterMs !== 'number' || Number.isNaN(killAfterMs) || killAfterMs < 0)) {
+    throw new RangeError(`runInWorker: options.killAfterMs must be a non-negative number, got ${describe(killAfterMs)}`);
+  }
+  if (transfer !== undefined && !Array.isArray(transfer)) {
+    throw new TypeError(`runInWorker: options.transfer must be an array, got ${describe(transfer)}`);
+  }
+}
+
+/** What the job's settled promise becomes for the caller. */
+function outcomeOf(result: WorkerJobResult, module: string, exportName: string): { value: unknown } | { error: unknown } {
+  if (result.ok) return { value: result.value };
+  return { error: errorFromWire(result.error, `at ${exportName} (in a worker thread, ${module})`) };
+}
+
+/**
+ * Runs `module`'s export `exportName` with `args` on a worker thread and resolves with its
+ * result. A checkpoint; see the module comment for what cancellation does in each mode. Rejects
+ * with the worker's error (same class, message, cause; worker frames in the stack), with
+ * `BrokenWorkerError` if the thread died mid-call, and with a TypeError naming the argument if
+ * an argument cannot be sent to a thread (before anything is dispatched).
+ *
+ * ```ts
+ * const digest = await runInWorker(new URL('./hash.js', import.meta.url), 'sha256', [path]);
+ * ```
+ */
+export async function runInWorker(
+  module: string | URL,
+  exportName: string,
+  args: unknown[] = [],
+  options: WorkerCallOptions = {},
+): Promise<unknown> {
+  const url = moduleUrl(module);
+  if (typeof exportName !== 'string' || exportName === '') {
+    throw new TypeError(`runInWorker: exportName must be a non-empty string, got ${describe(exportName)}`);
+  }
+  if (!Array.isArray(args)) throw new TypeError(`runInWorker: args must be an array, got ${describe(args)}`);
+  checkOptions(options);
+  checkCloneableArgs('runInWorker', args);
+  const ctx = currentContext('runInWorker');
+  cancelPoint(ctx);
+  const pool = options.pool ?? defaultWorkerPool();
+  pool.checkOpen();
+  const limiter = options.limiter ?? pool.limiter;
+  const mode = options.cancel ?? 'cooperative';
+
+  // Queued: an ordinary cancellable wait for a thread. The borrower is this call.
+  const borrower = {};
+  await limiter.acquireOnBehalfOf(borrower);
+
+  const cancelWord = newCancelWord();
+  const controller = new AbortController();
+  const job: WorkerJob = { url, exportName, args, cancelWord };
+  let jobPromise: Promise<WorkerJobResult>;
+  try {
+    jobPromise = pool.piscina.run(job, { signal: controller.signal, transferList: options.transfer });
+  } catch (error) {
+    limiter.releaseOnBehalfOf(borrower);
+    throw error;
+  }
+
+  let wait: Wait | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  let killed = false;
+  const finish = (outcome: { value: unknown } | { error: unknown }) => {
+    if (wait !== undefined && !wait.isSettled) wait.reschedule(outcome);
+  };
+  // The slot is freed when the thread is done with the job, whatever the caller did meanwhile.
+  jobPromise.then(
+    (result) => {
+      if (killTimer !== undefined) clearTimeout(killTimer);
+      limiter.releaseOnBehalfOf(borrower);
+      pool.callFinished();
+      finish(outcomeOf(result, url, exportName));
+    },
+    (error: unknown) => {
+      if (killTimer !== undefined) clearTimeout(killTimer);
+      limiter.releaseOnBehalfOf(borrower);
+      if (killed) {
+        finish({ error: new Cancelled('the worker was killed after the calling task was cancelled') });
+      } else if ((error as Error)?.name === 'DataCloneError') {
+        finish({ error: new TypeError(`runInWorker: the result of ${exportName} cannot be sent back from the worker`, { cause: error }) });
+      } else {
+        finish({
+          error: new BrokenWorkerError(`the worker thread running ${exportName} (${url}) died: ${(error as Error)?.message ?? String(error)}`, {
+            cause: error,
+          }),
+        });
+      }
+    },
+  );
+
+  wait = blockTask(
+    ctx,
+    (raiseCancel) => {
+      setCancelled(cancelWord);
+      if (mode === 'abandon') return Abort.SUCCEEDED;
+      if (mode === 'kill') {
+        killTimer = setTimeout(() => {
+          killed = true;
+          controller.abort(new Cancelled('killed'));
+        }, options.killAfterMs ?? DEFAULT_KILL_AFTER_MS);
+      }
+      void raiseCancel;
+      return Abort.FAILED;
+    },
+    `runInWorker(${exportName})`,
+  );
+  return wait.promise;
+}
+
+type AnyFunction = (...args: never[]) => unknown;
+
+/** The typed face of a worker module: each function export becomes an async call in a worker. */
+export type WorkerModule<M> = {
+  readonly [K in keyof M as M[K] extends AnyFunction ? K : never]: M[K] extends (...args: infer A) => infer R
+    ? (...args: A) => Promise<Awaited<R>>
+    : never;
+};
+
+/**
+ * A typed object whose methods call `module`'s exports in a worker (each a `runInWorker` call
+ * with `options`).
+ *
+ * ```ts
+ * const hasher = workerModule<typeof import('./hash.js')>(new URL('./hash.js', import.meta.url));
+ * const digest = await hasher.sha256(path); // typed as the export's result
+ * ```
+ */
+export function workerModule<M>(module: string | URL, options: WorkerCallOptions = {}): WorkerModule<M> {
+  const url = moduleUrl(module);
+  checkOptions(options);
+  const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+  return new Proxy(Object.create(null) as WorkerModule<M>, {
+    get(_target, key) {
+      // Not a thenable: `await workerModule(...)` must not try to call a worker export "then".
+      if (typeof key !== 'string' || key === 'then') return undefined;
+      let method = methods.get(key);
+      if (method === undefined) {
+        method = (...args: unknown[]) => runInWorker(url, key, args, options);
+        methods.set(key, method);
+      }
+      return method;
+    },
+  });
+}

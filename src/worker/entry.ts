@@ -1,0 +1,89 @@
+/**
+ * The module every pool thread loads (piscina's `filename`). For each job it loads the user's
+ * module, calls the export, and answers `{ ok, value }` or `{ ok: false, error }` — it never
+ * throws, so a rejection seen by the main thread always means the thread itself failed.
+ *
+ * An async export runs inside its own triode `run()`, in a cancel scope that is cancelled when
+ * the calling task is (an `Atomics.waitAsync` on the call's cancel word), so all of triode works
+ * inside it. A sync export runs bare (a run costs more than a trivial call) and notices
+ * cancellation through `checkpoint()` / `sleepSync()` from `triode/worker`.
+ */
+import { Cancelled } from '../shared/errors.js';
+import { whyUncloneable } from '../shared/cloneable.js';
+import { errorToWire } from '../shared/error-wire.js';
+import { isCancelledWord, setCurrentCall, type WorkerJob, type WorkerJobResult } from '../shared/worker-call.js';
+import { CancelScope } from '../main/core/cancel-scope.js';
+import { run } from '../main/core/runner.js';
+
+type AnyFunction = (...args: unknown[]) => unknown;
+
+const moduleCache = new Map<string, Record<string, unknown>>();
+
+async function loadExport(url: string, exportName: string): Promise<AnyFunction> {
+  let mod = moduleCache.get(url);
+  if (mod === undefined) {
+    try {
+      mod = (await import(url)) as Record<string, unknown>;
+    } catch (error) {
+      throw new Error(`triode: cannot load worker module ${url}: ${(error as Error)?.message ?? String(error)}`, {
+        cause: error,
+      });
+    }
+    moduleCache.set(url, mod);
+  }
+  let fn = mod[exportName];
+  // A CommonJS module's exports arrive as `default` when Node cannot see them statically.
+  if (fn === undefined && mod.default !== null && typeof mod.default === 'object') {
+    fn = (mod.default as Record<string, unknown>)[exportName];
+  }
+  if (typeof fn !== 'function') {
+    const names = Object.keys(mod).join(', ') || '(none)';
+    throw new Error(`triode: worker module ${url} has no function export named "${exportName}" (its exports: ${names})`);
+  }
+  return fn as AnyFunction;
+}
+
+function isAsyncFunction(fn: AnyFunction): boolean {
+  return fn.constructor?.name === 'AsyncFunction';
+}
+
+async function runAsync(fn: AnyFunction, args: unknown[], word: Int32Array): Promise<unknown> {
+  return run(async () => {
+    const scope = new CancelScope();
+    scope.label = 'worker call';
+    const waiting = Atomics.waitAsync(word, 0, 0);
+    if (!waiting.async || isCancelledWord(word)) {
+      scope.cancel('the calling task was cancelled');
+    } else {
+      void waiting.value.then(() => {
+        if (isCancelledWord(word)) scope.cancel('the calling task was cancelled');
+      });
+    }
+    try {
+      const value = await scope.run(() => fn(...args));
+      if (scope.cancelledCaught) throw new Cancelled('the calling task was cancelled');
+      return value;
+    } finally {
+      // Release our own Atomics.waitAsync so no waiter outlives the call.
+      Atomics.notify(word, 0);
+    }
+  });
+}
+
+export default async function triodeWorkerEntry(job: WorkerJob): Promise<WorkerJobResult> {
+  const word = job.cancelWord;
+  setCurrentCall({ cancelWord: word });
+  try {
+    const fn = await loadExport(job.url, job.exportName);
+    const value = isAsyncFunction(fn) ? await runAsync(fn, job.args, word) : await fn(...job.args);
+    const why = whyUncloneable(value, 'its result');
+    if (why !== undefined) {
+      throw new TypeError(`${job.exportName} returned a value that cannot be sent back to the calling thread: ${why}`);
+    }
+    return { ok: true, value };
+  } catch (error) {
+    return { ok: false, error: errorToWire(error) };
+  } finally {
+    setCurrentCall(undefined);
+  }
+}

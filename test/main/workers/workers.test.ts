@@ -1,0 +1,250 @@
+// Worker calls, for real threads (so real time, with 10x slack).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import {
+  BrokenResourceError,
+  BrokenWorkerError,
+  Cancelled,
+  ClosedResourceError,
+  WorkerPool,
+  checkpoint,
+  moveOnAfter,
+  openNursery,
+  openWorkerPool,
+  run,
+  runInWorker,
+  workerModule,
+  type WorkerPoolOptions,
+} from 'triode';
+import { checkpoint as workerCheckpoint, isCancelled, sleepSync } from 'triode/worker';
+import { rejection } from '../../helpers.js';
+
+const fixture = new URL('../../fixtures/worker-module.js', import.meta.url);
+type Fixture = typeof import('../../fixtures/worker-module.js');
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const value = await fn();
+  return [value, performance.now() - t0];
+}
+
+test('a sync export runs in a worker and returns its value; workerModule is typed', async () => {
+  await run(async () => {
+    assert.is(await runInWorker(fixture, 'add', [2, 3]), 5);
+    assert.is(await runInWorker(fileURLToPath(fixture), 'add', [1, 1]), 2, 'a path works too');
+    const mod = workerModule<Fixture>(fixture);
+    const sum: number = await mod.add(40, 2);
+    assert.is(sum, 42);
+    assert.equal(await mod.echo({ a: [1, 2], m: new Map([[1, 'x']]) }), { a: [1, 2], m: new Map([[1, 'x']]) });
+  });
+});
+
+test('an async export runs inside its own run() in the worker', async () => {
+  await run(async () => {
+    assert.is(await runInWorker(fixture, 'asyncWork', [5]), 'two tasks slept 5 ms: 2');
+  });
+});
+
+test('errors cross with their class, message, cause and worker frames', async () => {
+  await run(async () => {
+    const e1 = (await rejection(runInWorker(fixture, 'throwTypeError'))) as Error;
+    assert.instance(e1, TypeError);
+    assert.is(e1.message, 'bad type');
+    assert.instance(e1.cause, RangeError);
+    assert.is((e1.cause as Error).message, 'the cause');
+    assert.match(e1.stack!, /worker-module\.js/);
+    assert.match(e1.stack!, /in a worker thread/);
+    const e2 = await rejection(runInWorker(fixture, 'throwTriodeError'));
+    assert.instance(e2, BrokenResourceError);
+    const e3 = (await rejection(runInWorker(fixture, 'throwCustom'))) as Error;
+    assert.instance(e3, Error);
+    assert.is(e3.name, 'CustomError');
+    assert.is(e3.message, 'custom');
+  });
+});
+
+test('a missing export or module rejects with an Error naming both', async () => {
+  await run(async () => {
+    const e1 = (await rejection(runInWorker(fixture, 'noSuchExport'))) as Error;
+    assert.match(e1.message, /worker-module\.js has no function export named "noSuchExport"/);
+    const e2 = (await rejection(runInWorker('/nonexistent/module.js', 'f'))) as Error;
+    assert.match(e2.message, /cannot load worker module file:\/\/\/nonexistent\/module\.js/);
+  });
+});
+
+test('an argument that cannot cross a thread is rejected by position before dispatch', async () => {
+  await openWorkerPoolRun({ maxThreads: 1 }, async (pool) => {
+    const before = pool.statistics().completedCalls;
+    const error = (await rejection(runInWorker(fixture, 'echo', [1, { f: () => 1 }], { pool }))) as Error;
+    assert.instance(error, TypeError);
+    assert.match(error.message, /argument 2\["f"\] is a function/);
+    assert.is(pool.statistics().completedCalls, before);
+    const back = (await rejection(runInWorker(fixture, 'returnFunction', [], { pool }))) as Error;
+    assert.instance(back, TypeError);
+    assert.match(back.message, /returnFunction returned a value that cannot be sent back/);
+  });
+});
+
+function openWorkerPoolRun<T>(options: WorkerPoolOptions, fn: (pool: WorkerPool) => Promise<T>): Promise<T> {
+  return run(() => openWorkerPool(options, fn));
+}
+
+test('cooperative cancel stops a loop that checkpoints, at once', async () => {
+  await openWorkerPoolRun({ maxThreads: 1 }, async (pool) => {
+    await runInWorker(fixture, 'add', [0, 0], { pool }); // warm the thread
+    const [result, ms] = await timed(() => moveOnAfter(50, () => runInWorker(fixture, 'loopWithCheckpoint', [], { pool })));
+    assert.is(result, undefined);
+    assert.ok(ms < 500, `took ${ms} ms`);
+    assert.is(await runInWorker(fixture, 'add', [1, 2], { pool }), 3, 'the thread is still usable');
+  });
+});
+
+test('cooperative cancel waits for code that never checks; its result comes back, then Cancelled', async () => {
+  await openWorkerPoolRun({ maxThreads: 1 }, async (pool) => {
+    let result: unknown;
+    let reachedCheckpoint = false;
+    const [, ms] = await timed(() => moveOnAfter(20, async () => {
+      result = await runInWorker(fixture, 'busyIgnoringCancel', [300], { pool });
+      await checkpoint();
+      reachedCheckpoint = true;
+    }));
+    assert.is(result, 'busy 300 ms', 'the work was done, so its result is not thrown away');
+    assert.not.ok(reachedCheckpoint, 'the next checkpoint raised Cancelled');
+    assert.ok(ms >= 290, `returned after ${ms} ms, before the worker finished`);
+  });
+});
+
+test('sleepSync wakes at once on cancel; async exports are cancelled through their root scope', async () => {
+  await openWorkerPoolRun({ maxThreads: 2 }, async (pool) => {
+    const [r1, ms1] = await timed(() => moveOnAfter(30, () => runInWorker(fixture, 'sleepLong', [10_000], { pool })));
+    assert.is(r1, undefined);
+    assert.ok(ms1 < 1000, `sleepSync took ${ms1} ms`);
+    const [r2, ms2] = await timed(() => moveOnAfter(30, () => runInWorker(fixture, 'asyncWork', [10_000], { pool })));
+    assert.is(r2, undefined);
+    assert.ok(ms2 < 1000, `the async export took ${ms2} ms`);
+  });
+});
+
+test("kill mode terminates a thread that never checks, after killAfterMs; the pool recovers", async () => {
+  await openWorkerPoolRun({ maxThreads: 1 }, async (pool) => {
+    await runInWorker(fixture, 'add', [0, 0], { pool });
+    const [result, ms] = await timed(() =>
+      moveOnAfter(20, () => runInWorker(fixture, 'loopForever', [], { pool, cancel: 'kill', killAfterMs: 30 })));
+    assert.is(result, undefined, 'the Cancelled was absorbed by the scope, not a BrokenWorkerError');
+    assert.ok(ms < 1000, `kill took ${ms} ms`);
+    assert.is(await runInWorker(fixture, 'add', [2, 2], { pool }), 4);
+  });
+});
+
+test('abandon mode returns at once; the slot is freed when the thread finishes', async () => {
+  await openWorkerPoolRun({ maxThreads: 1 }, async (pool) => {
+    const [result, ms] = await timed(() =>
+      moveOnAfter(20, () => runInWorker(fixture, 'busyIgnoringCancel', [300], { pool, cancel: 'abandon' })));
+    assert.is(result, undefined);
+    assert.ok(ms < 250, `abandon took ${ms} ms`);
+    assert.is(pool.statistics().runningCalls, 1, 'the abandoned job still holds its thread');
+    const [value, ms2] = await timed(() => runInWorker(fixture, 'add', [1, 1], { pool }));
+    assert.is(value, 2);
+    assert.ok(ms + ms2 >= 250, 'the next call waited for the abandoned one to free the thread');
+  });
+});
+
+test('a queued call that is cancelled never starts', async () => {
+  await openWorkerPoolRun({ maxThreads: 1 }, async (pool) => {
+    const counter = new Int32Array(new SharedArrayBuffer(4));
+    await openNursery(async (n) => {
+      n.startSoon(() => runInWorker(fixture, 'busyIgnoringCancel', [200], { pool }));
+      n.startSoon(async () => {
+        assert.is(await moveOnAfter(30, () => runInWorker(fixture, 'markStarted', [counter, 0], { pool })), undefined);
+      });
+    });
+    assert.is(Atomics.load(counter, 0), 0, 'the cancelled job never ran');
+    assert.is(await runInWorker(fixture, 'markStarted', [counter, 0], { pool }), 'finished');
+    assert.is(Atomics.load(counter, 0), 1);
+  });
+});
+
+test('a thread that dies mid-call gives BrokenWorkerError and the pool serves the next call', async () => {
+  await openWorkerPoolRun({ maxThreads: 1 }, async (pool) => {
+    assert.instance(await rejection(runInWorker(fixture, 'exitThread', [], { pool })), BrokenWorkerError);
+    assert.is(await runInWorker(fixture, 'add', [1, 2], { pool }), 3);
+    assert.instance(await rejection(runInWorker(fixture, 'crashInTimer', [], { pool })), BrokenWorkerError);
+    assert.is(await runInWorker(fixture, 'add', [2, 2], { pool }), 4);
+  });
+  await openWorkerPoolRun({ maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } }, async (pool) => {
+    assert.instance(await rejection(runInWorker(fixture, 'allocateForever', [], { pool })), BrokenWorkerError);
+    assert.is(await runInWorker(fixture, 'add', [3, 3], { pool }), 6);
+  });
+});
+
+test('openWorkerPool closes its pool; a closed pool refuses calls; options are checked', async () => {
+  let saved: WorkerPool | undefined;
+  await openWorkerPoolRun({ maxThreads: 2 }, async (pool) => {
+    saved = pool;
+    await runInWorker(fixture, 'add', [1, 1], { pool });
+    const stats = pool.statistics();
+    assert.is(stats.maxThreads, 2);
+    assert.is(stats.completedCalls, 1);
+  });
+  assert.ok(saved!.isClosed);
+  await run(async () => {
+    assert.instance(await rejection(runInWorker(fixture, 'add', [1, 1], { pool: saved! })), ClosedResourceError);
+    assert.instance(await rejection(runInWorker(fixture, 'add', [1, 1], { cancel: 'explode' as never })), TypeError);
+  });
+  assert.throws(() => new WorkerPool({ maxThreads: 0 }), (e: Error) => e instanceof RangeError);
+});
+
+test('runInWorker is a checkpoint: a cancelled caller never dispatches', async () => {
+  await run(async () => {
+    const counter = new Int32Array(new SharedArrayBuffer(4));
+    const result = await moveOnAfter(0, () => runInWorker(fixture, 'markStarted', [counter, 0]));
+    assert.is(result, undefined);
+    assert.is(Atomics.load(counter, 0), 0);
+  });
+});
+
+test('the worker-side API throws a clear Error outside a worker call', () => {
+  assert.throws(() => workerCheckpoint(), /must be called inside a worker call/);
+  assert.throws(() => isCancelled(), /inside a worker call/);
+  assert.throws(() => sleepSync(1), /inside a worker call/);
+});
+
+test('a program using the default pool exits on its own when its run ends', async () => {
+  const script = `
+    import { run, runInWorker } from 'triode';
+    const v = await run(() => runInWorker(${JSON.stringify(fixture.href)}, 'add', [20, 22]));
+    console.log('result', v);
+  `;
+  const cwd = fileURLToPath(new URL('../../../', import.meta.url));
+  const t0 = performance.now();
+  const out = await new Promise<{ code: number | null; text: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.stderr.on('data', (d) => (text += d));
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`did not exit: ${text}`)); }, 15_000);
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, text }); });
+  });
+  assert.is(out.code, 0, out.text);
+  assert.match(out.text, /result 42/);
+  assert.ok(performance.now() - t0 < 15_000);
+});
+
+test('Cancelled from a worker is the triode class', async () => {
+  await run(async () => {
+    const error = await rejection(
+      (async () => {
+        let caught: unknown;
+        await moveOnAfter(20, async () => {
+          try { await runInWorker(fixture, 'loopWithCheckpoint'); } catch (e) { caught = e; throw e; }
+        });
+        throw caught;
+      })(),
+    );
+    assert.instance(error, Cancelled);
+  });
+});
+
+test.run();
