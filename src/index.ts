@@ -62,4 +62,5 @@ export * as lowlevel from './main/lowlevel.js';
 export { runInWorker, workerModule } from './main/workers/run-in-worker.js';
 export type { WorkerCallOptions, WorkerModule, CancelMode } from './main/workers/run-in-worker.js';
 export { WorkerPool, openWorkerPool } from './main/workers/pool.js';
+export { workerCallback } from './main/workers/callbacks.js';
 export type { WorkerPoolOptions, WorkerPoolStatistics } from './main/workers/pool.js';

@@ -9,8 +9,10 @@
  * cancellation through `checkpoint()` / `sleepSync()` from `triode/worker`.
  */
 import { Cancelled } from '../shared/errors.js';
+import * as Comlink from 'comlink';
+import { isCallbackWire } from '../shared/callback-wire.js';
 import { whyUncloneable } from '../shared/cloneable.js';
-import { errorToWire } from '../shared/error-wire.js';
+import { errorFromWire, errorToWire } from '../shared/error-wire.js';
 import { isCancelledWord, setCurrentCall, type WorkerJob, type WorkerJobResult } from '../shared/worker-call.js';
 import { CancelScope } from '../main/core/cancel-scope.js';
 import { run } from '../main/core/runner.js';
@@ -70,12 +72,33 @@ async function runAsync(fn: AnyFunction, args: unknown[], word: Int32Array): Pro
   });
 }
 
+/** Turns each callback port into an async function that calls the main thread through comlink. */
+function wireCallbacks(args: unknown[], cleanups: Array<() => void>): unknown[] {
+  return args.map((arg) => {
+    if (!isCallbackWire(arg)) return arg;
+    const remote = Comlink.wrap<(...a: unknown[]) => unknown>(arg.port as unknown as Comlink.Endpoint);
+    cleanups.push(() => {
+      remote[Comlink.releaseProxy]();
+      arg.port.close();
+    });
+    return async (...callArgs: unknown[]) => {
+      try {
+        return await remote(...callArgs);
+      } catch (error) {
+        throw errorFromWire(error, 'at a main-thread callback');
+      }
+    };
+  });
+}
+
 export default async function triodeWorkerEntry(job: WorkerJob): Promise<WorkerJobResult> {
   const word = job.cancelWord;
+  const cleanups: Array<() => void> = [];
   setCurrentCall({ cancelWord: word });
   try {
     const fn = await loadExport(job.url, job.exportName);
-    const value = isAsyncFunction(fn) ? await runAsync(fn, job.args, word) : await fn(...job.args);
+    const args = wireCallbacks(job.args, cleanups);
+    const value = isAsyncFunction(fn) ? await runAsync(fn, args, word) : await fn(...args);
     const why = whyUncloneable(value, 'its result');
     if (why !== undefined) {
       throw new TypeError(`${job.exportName} returned a value that cannot be sent back to the calling thread: ${why}`);
@@ -85,5 +108,6 @@ export default async function triodeWorkerEntry(job: WorkerJob): Promise<WorkerJ
     return { ok: false, error: errorToWire(error) };
   } finally {
     setCurrentCall(undefined);
+    for (const cleanup of cleanups) cleanup();
   }
 }

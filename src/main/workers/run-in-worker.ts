@@ -20,11 +20,13 @@
 import { pathToFileURL } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
 import { resolve as resolvePath } from 'node:path';
-import { BrokenWorkerError, Cancelled } from '../../shared/errors.js';
+import { BrokenWorkerError, Cancelled, ExceptionGroup } from '../../shared/errors.js';
 import { errorFromWire } from '../../shared/error-wire.js';
 import { newCancelWord, setCancelled, type WorkerJob, type WorkerJobResult } from '../../shared/worker-call.js';
 import { cancelPoint } from '../core/checkpoint.js';
-import { currentContext } from '../core/context.js';
+import { currentContext, type Context } from '../core/context.js';
+import { openNurseryIn } from '../core/nursery.js';
+import { isWorkerCallback, prepareCallbacks } from './callbacks.js';
 import { Abort, blockTask, type Wait } from '../core/traps.js';
 import { describe } from '../core/validate.js';
 import type { CapacityLimiter } from '../sync/capacity-limiter.js';
@@ -104,9 +106,36 @@ export async function runInWorker(
   }
   if (!Array.isArray(args)) throw new TypeError(`runInWorker: args must be an array, got ${describe(args)}`);
   checkOptions(options);
-  checkCloneableArgs('runInWorker', args);
+  checkCloneableArgs('runInWorker', args.map((arg) => (isWorkerCallback(arg) ? undefined : arg)));
   const ctx = currentContext('runInWorker');
   cancelPoint(ctx);
+  if (args.some(isWorkerCallback)) {
+    // Callbacks run as tasks of this call's own nursery, under the caller's scopes.
+    return openNurseryIn(ctx, async (nursery) => {
+      const prepared = prepareCallbacks(args, nursery);
+      try {
+        return await dispatch(currentContext('runInWorker'), url, exportName, prepared.args, {
+          ...options,
+          transfer: [...(options.transfer ?? []), ...prepared.transfer],
+        });
+      } finally {
+        prepared.close();
+      }
+    }, `runInWorker(${exportName})`).catch((error: unknown) => {
+      // The call's own error is not a nursery's: pass it through unwrapped, as without callbacks.
+      throw error instanceof ExceptionGroup && error.errors.length === 1 ? error.errors[0] : error;
+    });
+  }
+  return dispatch(ctx, url, exportName, args, options);
+}
+
+async function dispatch(
+  ctx: Context,
+  url: string,
+  exportName: string,
+  args: unknown[],
+  options: WorkerCallOptions,
+): Promise<unknown> {
   const pool = options.pool ?? defaultWorkerPool();
   pool.checkOpen();
   const limiter = options.limiter ?? pool.limiter;

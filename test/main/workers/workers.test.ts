@@ -16,6 +16,9 @@ import {
   run,
   runInWorker,
   workerModule,
+  workerCallback,
+  sleep,
+  lowlevel,
   type WorkerPoolOptions,
 } from 'triode';
 import { checkpoint as workerCheckpoint, isCancelled, sleepSync } from 'triode/worker';
@@ -230,6 +233,26 @@ test('a program using the default pool exits on its own when its run ends', asyn
   assert.is(out.code, 0, out.text);
   assert.match(out.text, /result 42/);
   assert.ok(performance.now() - t0 < 15_000);
+});
+
+test('a worker calls back into the main thread, inside the calling task; errors come back', async () => {
+  await run(async () => {
+    const seen: number[] = [];
+    const answers = await runInWorker(fixture, 'withProgress', [3, workerCallback(async (step: number) => {
+      seen.push(step);
+      await sleep(1); // triode works here: this runs as a task of the caller
+      return `ack ${step} in ${lowlevel.currentTask().name}`;
+    })]);
+    assert.equal(seen, [1, 2, 3]);
+    assert.equal((answers as string[]).map((a) => a.replace(/ in .*/, '')), ['ack 1', 'ack 2', 'ack 3']);
+    const mod = workerModule<Fixture>(fixture);
+    assert.is(await mod.syncWithCallback(workerCallback((n: number) => `sync ${n}`)), 'sync 7');
+    const error = (await rejection(runInWorker(fixture, 'withProgress', [1, workerCallback(() => {
+      throw new RangeError('main side failed');
+    })]))) as Error;
+    assert.instance(error, RangeError);
+    assert.match(error.message, /main side failed/);
+  });
 });
 
 test('Cancelled from a worker is the triode class', async () => {
