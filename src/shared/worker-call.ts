@@ -2,7 +2,8 @@
  * What the main thread and a worker agree on for one worker call: the job message, the cancel
  * word, and the slot where the worker keeps the call it is running.
  *
- * The cancel word is one Int32 in a SharedArrayBuffer: 0 while the call may run, 1 once the
+ * The cancel word is one Int32 in a SharedArrayBuffer (a slot in a shared block, reused once the
+ * call has settled): 0 while the call may run, 1 once the
  * calling task was cancelled. The main thread writes it with `Atomics.store` + `Atomics.notify`;
  * the worker reads it with one `Atomics.load` (`checkpoint()`), sleeps on it with `Atomics.wait`
  * (`sleepSync`), and an async export waits on it with `Atomics.waitAsync`. Sequentially consistent
@@ -14,31 +15,67 @@ export interface WorkerJob {
   readonly url: string;
   readonly exportName: string;
   readonly args: unknown[];
-  readonly cancelWord: Int32Array;
+  /**
+   * Which word of the pool's shared block (given to each thread once, as piscina's workerData)
+   * is this call's; or, when the block was full, a block of its own.
+   */
+  readonly cancelIndex: number;
+  readonly cancelWords?: Int32Array;
 }
 
 export type WorkerJobResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
 
 export const CANCELLED = 1;
 
-export function newCancelWord(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+/** One call's cancel word: a slot in a shared block. */
+export interface CancelWord {
+  readonly words: Int32Array;
+  readonly index: number;
 }
 
-export function setCancelled(word: Int32Array): void {
-  Atomics.store(word, 0, CANCELLED);
-  Atomics.notify(word, 0);
+/**
+ * Hands out cancel words from one shared block that every thread of a pool received once, and
+ * takes them back. Sending a SharedArrayBuffer with every job would cost more than the rest of
+ * a trivial call, so a job carries only its word's index. When every word is in use (more calls
+ * in flight than the block holds) a call gets a word in a block of its own.
+ */
+export class CancelWords {
+  readonly block: Int32Array;
+  private readonly free: number[] = [];
+
+  constructor(size = 4096) {
+    this.block = new Int32Array(new SharedArrayBuffer(size * Int32Array.BYTES_PER_ELEMENT));
+    for (let index = size - 1; index >= 0; index--) this.free.push(index);
+  }
+
+  acquire(): CancelWord {
+    const index = this.free.pop();
+    if (index !== undefined) return { words: this.block, index };
+    return { words: new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)), index: 0 };
+  }
+
+  /** Only once no thread reads the word any more (the call has settled). */
+  release(word: CancelWord): void {
+    if (word.words !== this.block) return;
+    Atomics.store(word.words, word.index, 0);
+    this.free.push(word.index);
+  }
 }
 
-export function isCancelledWord(word: Int32Array): boolean {
-  return Atomics.load(word, 0) === CANCELLED;
+export function setCancelled(word: CancelWord): void {
+  Atomics.store(word.words, word.index, CANCELLED);
+  Atomics.notify(word.words, word.index);
+}
+
+export function isCancelledWord(word: CancelWord): boolean {
+  return Atomics.load(word.words, word.index) === CANCELLED;
 }
 
 /** The call a worker thread is running now (one at a time per thread), shared across builds. */
 export const CURRENT_CALL = Symbol.for('triode.worker.currentCall');
 
 export interface CurrentCall {
-  readonly cancelWord: Int32Array;
+  readonly cancelWord: CancelWord;
 }
 
 type GlobalWithCall = typeof globalThis & { [CURRENT_CALL]?: CurrentCall };

@@ -48,6 +48,6 @@ export function sleepSync(ms: number): void {
     throw new RangeError(`sleepSync: ms must be a non-negative number of milliseconds, got ${String(ms)}`);
   }
   const word = callOrThrow('sleepSync()').cancelWord;
-  Atomics.wait(word, 0, 0, ms);
+  Atomics.wait(word.words, word.index, 0, ms);
   if (isCancelledWord(word)) throw cancelled();
 }

@@ -10,16 +10,28 @@
  */
 import { Cancelled } from '../shared/errors.js';
 import * as Comlink from 'comlink';
+import { workerData } from 'piscina';
 import { isCallbackWire } from '../shared/callback-wire.js';
 import { whyUncloneable } from '../shared/cloneable.js';
 import { errorFromWire, errorToWire } from '../shared/error-wire.js';
-import { isCancelledWord, setCurrentCall, type WorkerJob, type WorkerJobResult } from '../shared/worker-call.js';
+import {
+  isCancelledWord,
+  setCurrentCall,
+  type CancelWord,
+  type WorkerJob,
+  type WorkerJobResult,
+} from '../shared/worker-call.js';
 import { CancelScope } from '../main/core/cancel-scope.js';
 import { run } from '../main/core/runner.js';
 
 type AnyFunction = (...args: unknown[]) => unknown;
 
 const moduleCache = new Map<string, Record<string, unknown>>();
+
+/** The pool's block of cancel words, sent once to this thread as piscina's workerData. */
+function poolCancelWords(): Int32Array {
+  return (workerData as { cancelWords: Int32Array }).cancelWords;
+}
 
 async function loadExport(url: string, exportName: string): Promise<AnyFunction> {
   let mod = moduleCache.get(url);
@@ -49,11 +61,11 @@ function isAsyncFunction(fn: AnyFunction): boolean {
   return fn.constructor?.name === 'AsyncFunction';
 }
 
-async function runAsync(fn: AnyFunction, args: unknown[], word: Int32Array): Promise<unknown> {
+async function runAsync(fn: AnyFunction, args: unknown[], word: CancelWord): Promise<unknown> {
   return run(async () => {
     const scope = new CancelScope();
     scope.label = 'worker call';
-    const waiting = Atomics.waitAsync(word, 0, 0);
+    const waiting = Atomics.waitAsync(word.words, word.index, 0);
     if (!waiting.async || isCancelledWord(word)) {
       scope.cancel('the calling task was cancelled');
     } else {
@@ -67,7 +79,7 @@ async function runAsync(fn: AnyFunction, args: unknown[], word: Int32Array): Pro
       return value;
     } finally {
       // Release our own Atomics.waitAsync so no waiter outlives the call.
-      Atomics.notify(word, 0);
+      Atomics.notify(word.words, word.index);
     }
   });
 }
@@ -92,7 +104,7 @@ function wireCallbacks(args: unknown[], cleanups: Array<() => void>): unknown[] 
 }
 
 export default async function triodeWorkerEntry(job: WorkerJob): Promise<WorkerJobResult> {
-  const word = job.cancelWord;
+  const word: CancelWord = { words: job.cancelWords ?? poolCancelWords(), index: job.cancelIndex };
   const cleanups: Array<() => void> = [];
   setCurrentCall({ cancelWord: word });
   try {

@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { ClosedResourceError } from '../../shared/errors.js';
+import { CancelWords } from '../../shared/worker-call.js';
 import { checkFunction, describe } from '../core/validate.js';
 import { CapacityLimiter } from '../sync/capacity-limiter.js';
 
@@ -59,6 +60,7 @@ function checkCount(name: string, value: unknown, min: number): number {
 export class WorkerPool {
   /** @internal */ readonly piscina: Piscina;
   /** @internal queued calls wait here: one token per thread */ readonly limiter: CapacityLimiter;
+  /** @internal cancel words for this pool's calls */ readonly cancelWords = new CancelWords();
   private closed = false;
   private completed = 0;
 
@@ -75,6 +77,7 @@ export class WorkerPool {
     }
     this.piscina = new Piscina({
       filename: entryUrl,
+      workerData: { cancelWords: this.cancelWords.block },
       maxThreads,
       minThreads,
       idleTimeout,

@@ -22,7 +22,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { resolve as resolvePath } from 'node:path';
 import { BrokenWorkerError, Cancelled, ExceptionGroup } from '../../shared/errors.js';
 import { errorFromWire } from '../../shared/error-wire.js';
-import { newCancelWord, setCancelled, type WorkerJob, type WorkerJobResult } from '../../shared/worker-call.js';
+import { setCancelled, type WorkerJob, type WorkerJobResult } from '../../shared/worker-call.js';
 import { cancelPoint } from '../core/checkpoint.js';
 import { currentContext, type Context } from '../core/context.js';
 import { openNurseryIn } from '../core/nursery.js';
@@ -145,13 +145,18 @@ async function dispatch(
   const borrower = {};
   await limiter.acquireOnBehalfOf(borrower);
 
-  const cancelWord = newCancelWord();
-  const controller = new AbortController();
-  const job: WorkerJob = { url, exportName, args, cancelWord };
+  const cancelWord = pool.cancelWords.acquire();
+  // Only 'kill' needs piscina's abort (it terminates the thread); others skip its listener.
+  const controller = mode === 'kill' ? new AbortController() : undefined;
+  const job: WorkerJob =
+    cancelWord.words === pool.cancelWords.block
+      ? { url, exportName, args, cancelIndex: cancelWord.index }
+      : { url, exportName, args, cancelIndex: cancelWord.index, cancelWords: cancelWord.words };
   let jobPromise: Promise<WorkerJobResult>;
   try {
-    jobPromise = pool.piscina.run(job, { signal: controller.signal, transferList: options.transfer });
+    jobPromise = pool.piscina.run(job, { signal: controller?.signal ?? null, transferList: options.transfer });
   } catch (error) {
+    pool.cancelWords.release(cancelWord);
     limiter.releaseOnBehalfOf(borrower);
     throw error;
   }
@@ -166,12 +171,14 @@ async function dispatch(
   jobPromise.then(
     (result) => {
       if (killTimer !== undefined) clearTimeout(killTimer);
+      pool.cancelWords.release(cancelWord);
       limiter.releaseOnBehalfOf(borrower);
       pool.callFinished();
       finish(outcomeOf(result, url, exportName));
     },
     (error: unknown) => {
       if (killTimer !== undefined) clearTimeout(killTimer);
+      pool.cancelWords.release(cancelWord);
       limiter.releaseOnBehalfOf(borrower);
       if (killed) {
         finish({ error: new Cancelled('the worker was killed after the calling task was cancelled') });
@@ -195,7 +202,7 @@ async function dispatch(
       if (mode === 'kill') {
         killTimer = setTimeout(() => {
           killed = true;
-          controller.abort(new Cancelled('killed'));
+          controller!.abort(new Cancelled('killed'));
         }, options.killAfterMs ?? DEFAULT_KILL_AFTER_MS);
       }
       void raiseCancel;
