@@ -10,6 +10,7 @@ import {
   CapacityLimiter,
   KeyboardInterrupt,
   TooSlowError,
+  checkpoint,
   failAfter,
   moveOnAfter,
   openNursery,
@@ -119,6 +120,7 @@ try {
           } catch {
             // unreadable files were reported above
           }
+          await checkpoint(); // so Ctrl-C and the timeout reach this loop too
         }
       });
       const mainSeconds = (performance.now() - t0) / 1000;

@@ -3,11 +3,14 @@
  * word, and the slot where the worker keeps the call it is running.
  *
  * The cancel word is one Int32 in a SharedArrayBuffer (a slot in a shared block, reused once the
- * call has settled): 0 while the call may run, 1 once the
- * calling task was cancelled. The main thread writes it with `Atomics.store` + `Atomics.notify`;
+ * call has settled). It goes QUEUED (0) → RUNNING (2) when the worker starts the call, or
+ * QUEUED → CANCELLED (1) when the caller is cancelled first; both moves are compare-and-swap, so
+ * exactly one side wins: a call cancelled while still queued (in piscina's queue or on its way to
+ * a thread) is skipped by the worker and never starts, and the caller need not wait for it. A
+ * call cancelled while running goes RUNNING → CANCELLED with `Atomics.store` + `Atomics.notify`;
  * the worker reads it with one `Atomics.load` (`checkpoint()`), sleeps on it with `Atomics.wait`
- * (`sleepSync`), and an async export waits on it with `Atomics.waitAsync`. Sequentially consistent
- * atomics on both sides mean a cancel is seen by the next load after the store, with no lock.
+ * (`sleepSync`), and an async export waits on it with `Atomics.waitAsync`. Sequentially
+ * consistent atomics mean each side sees the other's write at its next load, with no lock.
  */
 
 export interface WorkerJob {
@@ -25,7 +28,9 @@ export interface WorkerJob {
 
 export type WorkerJobResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
 
+export const QUEUED = 0;
 export const CANCELLED = 1;
+export const RUNNING = 2;
 
 /** One call's cancel word: a slot in a shared block. */
 export interface CancelWord {
@@ -57,14 +62,26 @@ export class CancelWords {
   /** Only once no thread reads the word any more (the call has settled). */
   release(word: CancelWord): void {
     if (word.words !== this.block) return;
-    Atomics.store(word.words, word.index, 0);
+    Atomics.store(word.words, word.index, QUEUED);
     this.free.push(word.index);
   }
 }
 
-export function setCancelled(word: CancelWord): void {
+/**
+ * Marks the call cancelled. Returns true when it had not started (the worker will skip it),
+ * false when it was already running (the worker sees the flag at its next check).
+ */
+export function setCancelled(word: CancelWord): boolean {
+  const previous = Atomics.compareExchange(word.words, word.index, QUEUED, CANCELLED);
+  if (previous === QUEUED) return true;
   Atomics.store(word.words, word.index, CANCELLED);
   Atomics.notify(word.words, word.index);
+  return false;
+}
+
+/** Worker side: claims the call for running; false when it was cancelled before it started. */
+export function markRunning(word: CancelWord): boolean {
+  return Atomics.compareExchange(word.words, word.index, QUEUED, RUNNING) === QUEUED;
 }
 
 export function isCancelledWord(word: CancelWord): boolean {

@@ -4,7 +4,7 @@
  * throw a clear Error when no worker call is running on this thread.
  */
 import { Cancelled } from '../shared/errors.js';
-import { currentCall, isCancelledWord, type CurrentCall } from '../shared/worker-call.js';
+import { currentCall, isCancelledWord, RUNNING, type CurrentCall } from '../shared/worker-call.js';
 
 function callOrThrow(what: string): CurrentCall {
   const call = currentCall();
@@ -48,6 +48,6 @@ export function sleepSync(ms: number): void {
     throw new RangeError(`sleepSync: ms must be a non-negative number of milliseconds, got ${String(ms)}`);
   }
   const word = callOrThrow('sleepSync()').cancelWord;
-  Atomics.wait(word.words, word.index, 0, ms);
+  Atomics.wait(word.words, word.index, RUNNING, ms);
   if (isCancelledWord(word)) throw cancelled();
 }

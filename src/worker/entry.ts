@@ -16,6 +16,8 @@ import { whyUncloneable } from '../shared/cloneable.js';
 import { errorFromWire, errorToWire } from '../shared/error-wire.js';
 import {
   isCancelledWord,
+  markRunning,
+  RUNNING,
   setCurrentCall,
   type CancelWord,
   type WorkerJob,
@@ -65,7 +67,7 @@ async function runAsync(fn: AnyFunction, args: unknown[], word: CancelWord): Pro
   return run(async () => {
     const scope = new CancelScope();
     scope.label = 'worker call';
-    const waiting = Atomics.waitAsync(word.words, word.index, 0);
+    const waiting = Atomics.waitAsync(word.words, word.index, RUNNING);
     if (!waiting.async || isCancelledWord(word)) {
       scope.cancel('the calling task was cancelled');
     } else {
@@ -105,6 +107,8 @@ function wireCallbacks(args: unknown[], cleanups: Array<() => void>): unknown[] 
 
 export default async function triodeWorkerEntry(job: WorkerJob): Promise<WorkerJobResult> {
   const word: CancelWord = { words: job.cancelWords ?? poolCancelWords(), index: job.cancelIndex };
+  // Cancelled while queued: the caller has already moved on; never start the call.
+  if (!markRunning(word)) return { ok: false, error: errorToWire(new Cancelled('cancelled before it started')) };
   const cleanups: Array<() => void> = [];
   setCurrentCall({ cancelWord: word });
   try {

@@ -68,8 +68,8 @@ test('channel-without-clone: the second producer hits ClosedResourceError', asyn
   assert.match(out, /producer B failed: ClosedResourceError/);
 });
 
-test('the demo runs every example', async () => {
-  const out = await runExample('demo.js');
+test('`npm run examples` runs every example', async () => {
+  const out = await runExample('all.js');
   assert.match(out, /All examples ran/);
   assert.match(out, /parent: all done!/);
 });

@@ -2,10 +2,10 @@
  * WorkerPool: threads owned by piscina (start, replacement after a crash, idle shutdown,
  * resource limits), with a triode CapacityLimiter in front of it.
  *
- * Every call first takes a token from the pool's limiter (one per thread), and only then is
- * handed to piscina — so piscina's own queue stays empty, a queued call is an ordinary triode
- * wait (cancelling it is loss-free and the job never starts), and a thread is free whenever a
- * call is dispatched.
+ * Every call first takes a token from the pool's limiter (two per thread: one running, one
+ * ready next), and only then is handed to piscina — so piscina's own queue stays short, and a
+ * call queued beyond it is an ordinary triode wait (cancelling it is loss-free and the job never
+ * starts).
  *
  * piscina unrefs idle threads, so a pool that has nothing running never keeps the process alive;
  * the default pool relies on that and is never closed.
@@ -37,6 +37,13 @@ export interface WorkerPoolStatistics {
   queuedCalls: number;
   completedCalls: number;
 }
+
+/**
+ * Jobs in flight per thread: one running and one waiting in piscina's queue, so a thread that
+ * finishes a job starts the next without a round trip to the main thread. The waiting one can
+ * still be cancelled at once (it is skipped; see shared/worker-call.ts).
+ */
+const JOBS_PER_THREAD = 2;
 
 /** Where the worker entry is, next to this module in `dist/` (named by path, never imported). */
 const entryUrl = new URL('./worker-entry.js', import.meta.url).href;
@@ -82,11 +89,11 @@ export class WorkerPool {
       minThreads,
       idleTimeout,
       resourceLimits: options.resourceLimits,
-      // Our limiter is the queue; piscina's must never hold more than the threads can take.
+      // Our limiter is the queue; piscina's holds at most one job per thread.
       maxQueue: 'auto',
       concurrentTasksPerWorker: 1,
     });
-    this.limiter = new CapacityLimiter(maxThreads);
+    this.limiter = new CapacityLimiter(maxThreads * JOBS_PER_THREAD);
   }
 
   /** @internal */

@@ -2,9 +2,11 @@
  * `runInWorker` and `workerModule`: call a module's export on a pool thread, under the caller's
  * cancel scopes.
  *
- * A call is a checkpoint. It first waits for a thread in the pool's CapacityLimiter (cancelling
- * it there is an ordinary cancelled wait: the job never starts). Once running, cancellation
- * follows the call's `cancel` mode:
+ * A call is a checkpoint. It first waits for a slot in the pool's CapacityLimiter (two per
+ * thread, so each thread has its next job at hand when it finishes one); cancelling it there is
+ * an ordinary cancelled wait. A job handed to the pool but not started yet is cancelled at once
+ * too: the worker skips it (see the cancel word in shared/worker-call.ts), so it never starts.
+ * Once running, cancellation follows the call's `cancel` mode:
  *
  * - `'cooperative'` (default): set the call's cancel word and keep waiting for the worker. Code
  *   that calls `checkpoint()` / `sleepSync()` from `triode/worker`, and async exports (whose
@@ -197,7 +199,8 @@ async function dispatch(
   wait = blockTask(
     ctx,
     (raiseCancel) => {
-      setCancelled(cancelWord);
+      // Not started yet: the worker will skip it, so there is nothing to wait for.
+      if (setCancelled(cancelWord)) return Abort.SUCCEEDED;
       if (mode === 'abandon') return Abort.SUCCEEDED;
       if (mode === 'kill') {
         killTimer = setTimeout(() => {

@@ -106,6 +106,7 @@ test('cooperative cancel stops a loop that checkpoints, at once', async () => {
 
 test('cooperative cancel waits for code that never checks; its result comes back, then Cancelled', async () => {
   await openWorkerPoolRun({ maxThreads: 1 }, async (pool) => {
+    await runInWorker(fixture, 'add', [0, 0], { pool }); // a warm thread, so the call starts at once
     let result: unknown;
     let reachedCheckpoint = false;
     const [, ms] = await timed(() => moveOnAfter(20, async () => {
@@ -143,6 +144,7 @@ test("kill mode terminates a thread that never checks, after killAfterMs; the po
 
 test('abandon mode returns at once; the slot is freed when the thread finishes', async () => {
   await openWorkerPoolRun({ maxThreads: 1 }, async (pool) => {
+    await runInWorker(fixture, 'add', [0, 0], { pool });
     const [result, ms] = await timed(() =>
       moveOnAfter(20, () => runInWorker(fixture, 'busyIgnoringCancel', [300], { pool, cancel: 'abandon' })));
     assert.is(result, undefined);
@@ -151,6 +153,18 @@ test('abandon mode returns at once; the slot is freed when the thread finishes',
     const [value, ms2] = await timed(() => runInWorker(fixture, 'add', [1, 1], { pool }));
     assert.is(value, 2);
     assert.ok(ms + ms2 >= 250, 'the next call waited for the abandoned one to free the thread');
+  });
+});
+
+test('a call cancelled before its thread started it is skipped: it never starts, and nobody waits', async () => {
+  await openWorkerPoolRun({ maxThreads: 1 }, async (pool) => {
+    const counter = new Int32Array(new SharedArrayBuffer(4));
+    // A cold pool: the thread is still starting when the 1 ms timeout fires.
+    const [result, ms] = await timed(() => moveOnAfter(1, () => runInWorker(fixture, 'markStarted', [counter, 0], { pool })));
+    assert.is(result, undefined);
+    assert.ok(ms < 500, `took ${ms} ms`);
+    assert.is(await runInWorker(fixture, 'add', [1, 1], { pool }), 2);
+    assert.is(Atomics.load(counter, 0), 0, 'the cancelled job never ran');
   });
 });
 

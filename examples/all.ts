@@ -1,4 +1,4 @@
-// `npm run demo`: runs the examples one after another and says what each shows.
+// `npm run examples`: runs the tutorial examples one after another and says what each shows.
 const examples: Array<[file: string, what: string]> = [
   ['hello-sleep.js', 'the smallest program: run() and sleep()'],
   ['nursery-children.js', 'a nursery: the parent waits for both children'],
