@@ -76,14 +76,55 @@ function firstOf<K>(items: Iterable<K>): K | undefined {
   return undefined;
 }
 
-/** The sending end of a memory channel. */
-export class MemorySendChannel<T> {
+/**
+ * What both endpoint kinds share: the channel state, their own closed flag, and the ways to close
+ * (`close`, `aclose`, `use`, disposal).
+ */
+abstract class Endpoint<T> {
   /** @internal */ readonly state: ChannelState<T>;
-  private closed = false;
+  protected closed = false;
 
-  /** @internal use openMemoryChannel */
   constructor(state: ChannelState<T>) {
     this.state = state;
+  }
+
+  /** Closes this endpoint (idempotent, not a checkpoint). */
+  abstract close(): void;
+
+  /** Closes this endpoint, then checkpoints. */
+  async aclose(): Promise<void> {
+    this.close();
+    await checkpoint();
+  }
+
+  /** Runs `fn(this)` and closes this endpoint when it ends (Trio's `async with channel`). */
+  async use<R>(fn: (channel: this) => Promise<R> | R): Promise<R> {
+    checkFunction(`${this.constructor.name}.use`, 'fn', fn);
+    try {
+      return await fn(this);
+    } finally {
+      this.close();
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  statistics(): MemoryChannelStatistics {
+    return this.state.statistics();
+  }
+}
+
+/** The sending end of a memory channel. */
+export class MemorySendChannel<T> extends Endpoint<T> {
+  /** @internal use openMemoryChannel */
+  constructor(state: ChannelState<T>) {
+    super(state);
     state.openSendChannels++;
   }
 
@@ -157,43 +198,13 @@ export class MemorySendChannel<T> {
     }
   }
 
-  /** Closes this endpoint, then checkpoints. */
-  async aclose(): Promise<void> {
-    this.close();
-    await checkpoint();
-  }
-
-  /** Runs `fn(this)` and closes this endpoint when it ends (Trio's `async with send_channel`). */
-  async use<R>(fn: (channel: this) => Promise<R> | R): Promise<R> {
-    checkFunction('MemorySendChannel.use', 'fn', fn);
-    try {
-      return await fn(this);
-    } finally {
-      this.close();
-    }
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.close();
-  }
-
-  statistics(): MemoryChannelStatistics {
-    return this.state.statistics();
-  }
 }
 
 /** The receiving end of a memory channel; `for await (const v of channel)` receives until EndOfChannel. */
-export class MemoryReceiveChannel<T> implements AsyncIterable<T> {
-  /** @internal */ readonly state: ChannelState<T>;
-  private closed = false;
-
+export class MemoryReceiveChannel<T> extends Endpoint<T> implements AsyncIterable<T> {
   /** @internal use openMemoryChannel */
   constructor(state: ChannelState<T>) {
-    this.state = state;
+    super(state);
     state.openReceiveChannels++;
   }
 
@@ -298,37 +309,9 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T> {
     }
   }
 
-  /** Closes this endpoint, then checkpoints. */
-  async aclose(): Promise<void> {
-    this.close();
-    await checkpoint();
-  }
-
-  /** Runs `fn(this)` and closes this endpoint when it ends (Trio's `async with receive_channel`). */
-  async use<R>(fn: (channel: this) => Promise<R> | R): Promise<R> {
-    checkFunction('MemoryReceiveChannel.use', 'fn', fn);
-    try {
-      return await fn(this);
-    } finally {
-      this.close();
-    }
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.close();
-  }
-
   /** Receives values until `EndOfChannel`. Breaking out of the loop does not close the channel. */
   [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
     return { next: () => this.next() };
-  }
-
-  statistics(): MemoryChannelStatistics {
-    return this.state.statistics();
   }
 }
 

@@ -8,8 +8,9 @@ import { WouldBlock } from '../../shared/errors.js';
 import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
 import type { Task } from '../core/task.js';
-import { checkFunction, describe } from '../core/validate.js';
+import { describe } from '../core/validate.js';
 import { ParkingLot } from './parking-lot.js';
+import { useAcquired } from './use.js';
 
 export interface CapacityLimiterStatistics {
   borrowedTokens: number;
@@ -131,14 +132,8 @@ export class CapacityLimiter {
 
   /** Acquires a token for the calling task, runs `fn`, releases. A checkpoint. */
   async use<T>(fn: () => Promise<T> | T): Promise<T> {
-    checkFunction('CapacityLimiter.use', 'fn', fn);
     const task = currentContext('CapacityLimiter.use').task;
-    await this.acquireOnBehalfOf(task);
-    try {
-      return await fn();
-    } finally {
-      this.releaseOnBehalfOf(task);
-    }
+    return useAcquired('CapacityLimiter.use', () => this.acquireOnBehalfOf(task), () => this.releaseOnBehalfOf(task), fn);
   }
 
   statistics(): CapacityLimiterStatistics {

@@ -11,8 +11,8 @@ import { BrokenResourceError, WouldBlock } from '../../shared/errors.js';
 import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
 import type { Task } from '../core/task.js';
-import { checkFunction } from '../core/validate.js';
 import { ParkingLot } from './parking-lot.js';
+import { useAcquired } from './use.js';
 
 export interface LockStatistics {
   locked: boolean;
@@ -88,14 +88,8 @@ export class Lock {
   }
 
   /** Acquires, runs `fn`, releases (also when `fn` throws). A checkpoint. */
-  async use<T>(fn: () => Promise<T> | T): Promise<T> {
-    checkFunction('Lock.use', 'fn', fn);
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
+  use<T>(fn: () => Promise<T> | T): Promise<T> {
+    return useAcquired(`${this.constructor.name}.use`, () => this.acquire(), () => this.release(), fn);
   }
 
   statistics(): LockStatistics {

@@ -2,8 +2,9 @@
 import { WouldBlock } from '../../shared/errors.js';
 import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
-import { checkFunction, describe } from '../core/validate.js';
+import { describe } from '../core/validate.js';
 import { ParkingLot } from './parking-lot.js';
+import { useAcquired } from './use.js';
 
 export interface SemaphoreStatistics {
   tasksWaiting: number;
@@ -83,14 +84,8 @@ export class Semaphore {
   }
 
   /** Acquires, runs `fn`, releases. A checkpoint. */
-  async use<T>(fn: () => Promise<T> | T): Promise<T> {
-    checkFunction('Semaphore.use', 'fn', fn);
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
+  use<T>(fn: () => Promise<T> | T): Promise<T> {
+    return useAcquired('Semaphore.use', () => this.acquire(), () => this.release(), fn);
   }
 
   statistics(): SemaphoreStatistics {

@@ -261,6 +261,15 @@ test('code left running after its scope exited gets a clear error when it blocks
   assert.match((error as Error).message, /already exited/);
 }));
 
+test('a scope that exits while a scope opened inside it still runs gives a clear Error', mock(async () => {
+  let inner: Promise<unknown> | undefined;
+  const error = await rejection(new CancelScope().run(async () => {
+    inner = new CancelScope().run(async () => { await checkpoint(); });
+  }));
+  assert.match((error as Error).message, /exited while a cancel scope opened inside it was still running/);
+  await inner!.catch(() => {});
+}));
+
 test('a second concurrent wait in one task throws a clear error', mock(async () => {
   const first = sleep(10);
   const error = await rejection(sleep(10));
