@@ -56,6 +56,8 @@ export type { CapacityLimiterStatistics } from './main/sync/capacity-limiter.js'
 
 export { openMemoryChannel, MemorySendChannel, MemoryReceiveChannel } from './main/channels/memory-channel.js';
 export type { MemoryChannelStatistics } from './main/channels/memory-channel.js';
+export { openSharedChannel, SharedSendChannel, SharedReceiveChannel } from './main/channels/shared-channel.js';
+export type { SharedChannelOptions, SharedChannelStatistics } from './main/channels/shared-channel.js';
 
 export * as lowlevel from './main/lowlevel.js';
 

@@ -25,6 +25,7 @@ import {
 } from '../shared/worker-call.js';
 import { CancelScope } from '../main/core/cancel-scope.js';
 import { run } from '../main/core/runner.js';
+import { endpointFromWire, isSharedChannelWire } from '../main/channels/shared-channel.js';
 
 type AnyFunction = (...args: unknown[]) => unknown;
 
@@ -89,6 +90,12 @@ async function runAsync(fn: AnyFunction, args: unknown[], word: CancelWord): Pro
 /** Turns each callback port into an async function that calls the main thread through comlink. */
 function wireCallbacks(args: unknown[], cleanups: Array<() => void>): unknown[] {
   return args.map((arg) => {
+    if (isSharedChannelWire(arg)) {
+      // A live endpoint of the caller's channel; closed for the worker when the call ends.
+      const endpoint = endpointFromWire(arg);
+      cleanups.push(() => endpoint.close());
+      return endpoint;
+    }
     if (!isCallbackWire(arg)) return arg;
     const remote = Comlink.wrap<(...a: unknown[]) => unknown>(arg.port as unknown as Comlink.Endpoint);
     cleanups.push(() => {

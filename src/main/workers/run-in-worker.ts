@@ -29,6 +29,7 @@ import { cancelPoint } from '../core/checkpoint.js';
 import { currentContext, type Context } from '../core/context.js';
 import { openNurseryIn } from '../core/nursery.js';
 import { isWorkerCallback, prepareCallbacks } from './callbacks.js';
+import { closeWire, isSharedEndpoint, type SharedChannelWire } from '../channels/shared-channel.js';
 import { Abort, blockTask, type Wait } from '../core/traps.js';
 import { describe } from '../core/validate.js';
 import type { CapacityLimiter } from '../sync/capacity-limiter.js';
@@ -108,9 +109,35 @@ export async function runInWorker(
   }
   if (!Array.isArray(args)) throw new TypeError(`runInWorker: args must be an array, got ${describe(args)}`);
   checkOptions(options);
-  checkCloneableArgs('runInWorker', args.map((arg) => (isWorkerCallback(arg) ? undefined : arg)));
+  checkCloneableArgs('runInWorker', args.map((arg) => (isWorkerCallback(arg) || isSharedEndpoint(arg) ? undefined : arg)));
   const ctx = currentContext('runInWorker');
   cancelPoint(ctx);
+  if (args.some(isSharedEndpoint)) {
+    // Each endpoint crosses as a new slot of its channel; the slots close when the job settles
+    // (whatever the worker did), so a crashed or killed worker leaves no channel open.
+    const wires: SharedChannelWire[] = [];
+    const wiredArgs = args.map((arg) => {
+      if (!isSharedEndpoint(arg)) return arg;
+      const wire = arg.toWire();
+      wires.push(wire);
+      return wire;
+    });
+    const closeSlots = () => {
+      for (const wire of wires) closeWire(wire);
+    };
+    return callWithCallbacks(ctx, url, exportName, wiredArgs, options, closeSlots);
+  }
+  return callWithCallbacks(ctx, url, exportName, args, options, undefined);
+}
+
+function callWithCallbacks(
+  ctx: Context,
+  url: string,
+  exportName: string,
+  args: unknown[],
+  options: WorkerCallOptions,
+  onSettled: (() => void) | undefined,
+): Promise<unknown> {
   if (args.some(isWorkerCallback)) {
     // Callbacks run as tasks of this call's own nursery, under the caller's scopes.
     return openNurseryIn(ctx, async (nursery) => {
@@ -119,7 +146,7 @@ export async function runInWorker(
         return await dispatch(currentContext('runInWorker'), url, exportName, prepared.args, {
           ...options,
           transfer: [...(options.transfer ?? []), ...prepared.transfer],
-        });
+        }, onSettled);
       } finally {
         prepared.close();
       }
@@ -128,15 +155,17 @@ export async function runInWorker(
       throw error instanceof ExceptionGroup && error.errors.length === 1 ? error.errors[0] : error;
     });
   }
-  return dispatch(ctx, url, exportName, args, options);
+  return dispatch(ctx, url, exportName, args, options, onSettled);
 }
 
+/** Queues, dispatches and waits for one job. `onSettled` runs once: when the job settles, or at once if it never starts. */
 async function dispatch(
   ctx: Context,
   url: string,
   exportName: string,
   args: unknown[],
   options: WorkerCallOptions,
+  onSettled: (() => void) | undefined,
 ): Promise<unknown> {
   const pool = options.pool ?? defaultWorkerPool();
   pool.checkOpen();
@@ -145,7 +174,12 @@ async function dispatch(
 
   // Queued: an ordinary cancellable wait for a thread. The borrower is this call.
   const borrower = {};
-  await limiter.acquireOnBehalfOf(borrower);
+  try {
+    await limiter.acquireOnBehalfOf(borrower);
+  } catch (error) {
+    onSettled?.();
+    throw error;
+  }
 
   const cancelWord = pool.cancelWords.acquire();
   // Only 'kill' needs piscina's abort (it terminates the thread); others skip its listener.
@@ -160,6 +194,7 @@ async function dispatch(
   } catch (error) {
     pool.cancelWords.release(cancelWord);
     limiter.releaseOnBehalfOf(borrower);
+    onSettled?.();
     throw error;
   }
 
@@ -173,6 +208,7 @@ async function dispatch(
   jobPromise.then(
     (result) => {
       if (killTimer !== undefined) clearTimeout(killTimer);
+      onSettled?.();
       pool.cancelWords.release(cancelWord);
       limiter.releaseOnBehalfOf(borrower);
       pool.callFinished();
@@ -180,6 +216,7 @@ async function dispatch(
     },
     (error: unknown) => {
       if (killTimer !== undefined) clearTimeout(killTimer);
+      onSettled?.();
       pool.cancelWords.release(cancelWord);
       limiter.releaseOnBehalfOf(borrower);
       if (killed) {

@@ -1,0 +1,359 @@
+/**
+ * Shared channels: the memory-channel API across threads, over the ring buffer in
+ * `shared/ring.ts`.
+ *
+ * On any thread, `send` / `receive` are triode waits (cancellable, loss-free: a value is taken
+ * out of the ring only by a successful synchronous read, and waiting consumes nothing) that
+ * sleep with `Atomics.waitAsync`, so the event loop keeps running. In a worker, `sendSync` /
+ * `receiveSync` block the thread with `Atomics.wait`, in short slices so they also notice the
+ * worker call's cancellation.
+ *
+ * An endpoint given as an argument of a worker call arrives in the worker as a live endpoint of
+ * the same channel: the caller opens a new endpoint slot for it (so its own endpoint stays
+ * open), the worker closes that slot when the call ends, and the caller closes it too once the
+ * call has settled — a slot closes once, so whichever comes first counts, and a killed worker's
+ * endpoints are closed all the same.
+ */
+import { isMainThread } from 'node:worker_threads';
+import { BrokenResourceError, Cancelled, ClosedResourceError, EndOfChannel, WouldBlock } from '../../shared/errors.js';
+import { decode, encode, payloadLength, Tag } from '../../shared/codec.js';
+import {
+  closeEndpoint,
+  createRing,
+  H_DATA,
+  H_RECEIVERS,
+  H_SENDERS,
+  H_SPACE,
+  H_USED,
+  H_WAIT_RECV,
+  H_WAIT_SEND,
+  isEndpointOpen,
+  maxPayload,
+  openEndpoint,
+  tryRead,
+  tryWrite,
+  viewRing,
+  WriteResult,
+  type EndpointKind,
+  type RingView,
+} from '../../shared/ring.js';
+import { currentCall, isCancelledWord } from '../../shared/worker-call.js';
+import { cancelPoint, checkpoint, schedulePoint } from '../core/checkpoint.js';
+import { currentContext, type Context } from '../core/context.js';
+import { Abort, blockTask } from '../core/traps.js';
+import { checkFunction, describe } from '../core/validate.js';
+
+export interface SharedChannelStatistics {
+  /** Bytes of frames in the ring now. */
+  currentBufferUsed: number;
+  /** The ring's size in bytes. */
+  capacityBytes: number;
+  openSendChannels: number;
+  openReceiveChannels: number;
+}
+
+/** What an endpoint turns into to cross a thread (see runInWorker). */
+export interface SharedChannelWire {
+  readonly __triodeSharedChannel: EndpointKind;
+  readonly sab: SharedArrayBuffer;
+  readonly slot: number;
+}
+
+export function isSharedChannelWire(value: unknown): value is SharedChannelWire {
+  return typeof value === 'object' && value !== null && '__triodeSharedChannel' in value;
+}
+
+/** How long `*Sync` waits sleep at a time before looking at the call's cancel word again. */
+const SYNC_SLICE_MS = 2;
+
+function checkCallCancelled(): void {
+  const call = currentCall();
+  if (call !== undefined && isCancelledWord(call.cancelWord)) throw new Cancelled('the calling task was cancelled');
+}
+
+/**
+ * Waits (as a triode wait) until `header[index]` is no longer `seen`. Never consumes anything, so
+ * a cancelled wait loses nothing.
+ */
+async function waitForChange(ctx: Context, ring: RingView, index: number, counter: number, seen: number, what: string): Promise<void> {
+  const header = ring.header;
+  Atomics.add(header, counter, 1);
+  try {
+    const result = Atomics.waitAsync(header, index, seen);
+    if (!result.async) return;
+    const wait = blockTask(ctx, () => {
+      // Settle our own waitAsync too (waking other waiters on this word is harmless: they retry).
+      Atomics.notify(header, index);
+      return Abort.SUCCEEDED;
+    }, what);
+    void result.value.then(() => {
+      if (!wait.isSettled) wait.reschedule(undefined);
+    });
+    await wait.promise;
+  } finally {
+    Atomics.sub(header, counter, 1);
+  }
+}
+
+abstract class SharedEndpoint {
+  /** @internal */ readonly ring: RingView;
+  /** @internal */ readonly slot: number;
+  protected abstract readonly kind: EndpointKind;
+  private closedHere = false;
+
+  /** @internal */
+  constructor(ring: RingView, slot: number) {
+    this.ring = ring;
+    this.slot = slot;
+  }
+
+  protected checkOpen(): void {
+    if (this.closedHere || !isEndpointOpen(this.ring, this.slot)) {
+      throw new ClosedResourceError(`this shared ${this.kind} channel was closed`);
+    }
+  }
+
+  /** Closes this endpoint (idempotent, not a checkpoint). Peers blocked on the channel re-check. */
+  close(): void {
+    this.closedHere = true;
+    closeEndpoint(this.ring, this.kind, this.slot);
+  }
+
+  /** Closes this endpoint, then checkpoints. */
+  async aclose(): Promise<void> {
+    this.close();
+    await checkpoint();
+  }
+
+  /** Runs `fn(this)` and closes this endpoint when it ends. */
+  async use<R>(fn: (channel: this) => Promise<R> | R): Promise<R> {
+    checkFunction(`${this.constructor.name}.use`, 'fn', fn);
+    try {
+      return await fn(this);
+    } finally {
+      this.close();
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  /** @internal a new slot on the same channel, for a worker call argument. */
+  toWire(): SharedChannelWire {
+    this.checkOpen();
+    return { __triodeSharedChannel: this.kind, sab: this.ring.sab, slot: openEndpoint(this.ring, this.kind) };
+  }
+
+  statistics(): SharedChannelStatistics {
+    const h = this.ring.header;
+    return {
+      currentBufferUsed: Atomics.load(h, H_USED),
+      capacityBytes: this.ring.capacity,
+      openSendChannels: Atomics.load(h, H_SENDERS),
+      openReceiveChannels: Atomics.load(h, H_RECEIVERS),
+    };
+  }
+}
+
+/** The sending end of a shared channel. Usable on any thread; pass it to a worker call as an argument. */
+export class SharedSendChannel<T> extends SharedEndpoint {
+  protected readonly kind = 'send';
+
+  /** Writes `value` if it fits; true when written. Throws for a closed or broken channel. */
+  private trySend(value: T): boolean {
+    this.checkOpen();
+    const encoded = encode(value);
+    const length = payloadLength(encoded);
+    if (length > maxPayload(this.ring)) {
+      throw new RangeError(
+        `shared channel: a value of ${length} bytes does not fit a ring of ${this.ring.capacity} bytes ` +
+          `(at most ${maxPayload(this.ring)} bytes of payload); open the channel with a larger capacityBytes`,
+      );
+    }
+    const result = tryWrite(this.ring, encoded.tag, encoded.bytes, encoded.tag === Tag.Number ? encoded.number : undefined);
+    if (result === WriteResult.NoReceivers) throw new BrokenResourceError('every receive channel was closed');
+    return result === WriteResult.Written;
+  }
+
+  /** Sends without waiting; `WouldBlock` when the ring is full. Not a checkpoint. */
+  sendNowait(value: T): void {
+    if (!this.trySend(value)) throw new WouldBlock('the shared channel is full');
+  }
+
+  /**
+   * Sends `value`, waiting while the ring is full (backpressure). A checkpoint; cancelled: the
+   * value was not sent.
+   */
+  async send(value: T): Promise<void> {
+    const ctx = currentContext('SharedSendChannel.send');
+    for (;;) {
+      cancelPoint(ctx);
+      const seen = Atomics.load(this.ring.header, H_SPACE);
+      if (this.trySend(value)) {
+        const macrotask = schedulePoint(ctx);
+        if (macrotask !== undefined) await macrotask;
+        return;
+      }
+      await waitForChange(ctx, this.ring, H_SPACE, H_WAIT_SEND, seen, 'SharedSendChannel.send');
+    }
+  }
+
+  /** In a worker: sends, blocking the thread while the ring is full. Throws `Cancelled` when the call is cancelled. */
+  sendSync(value: T): void {
+    if (isMainThread) throw new Error('SharedSendChannel.sendSync would block the main thread; use await send()');
+    const header = this.ring.header;
+    for (;;) {
+      checkCallCancelled();
+      const seen = Atomics.load(header, H_SPACE);
+      if (this.trySend(value)) return;
+      Atomics.add(header, H_WAIT_SEND, 1);
+      Atomics.wait(header, H_SPACE, seen, SYNC_SLICE_MS);
+      Atomics.sub(header, H_WAIT_SEND, 1);
+    }
+  }
+
+  /** Another send endpoint of the same channel. */
+  clone(): SharedSendChannel<T> {
+    this.checkOpen();
+    return new SharedSendChannel<T>(this.ring, openEndpoint(this.ring, 'send'));
+  }
+}
+
+/** The receiving end of a shared channel; `for await` receives until EndOfChannel. */
+export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIterable<T> {
+  protected readonly kind = 'receive';
+
+  private tryReceive(): { value: T } | undefined {
+    this.checkOpen();
+    const frame = tryRead(this.ring);
+    if (frame !== undefined) return { value: decode(frame.tag, frame.payload) as T };
+    if (Atomics.load(this.ring.header, H_SENDERS) === 0) {
+      // A sender may have written and closed between our read and this check: read again.
+      const late = tryRead(this.ring);
+      if (late !== undefined) return { value: decode(late.tag, late.payload) as T };
+      throw new EndOfChannel('every send channel was closed');
+    }
+    return undefined;
+  }
+
+  /** Receives without waiting; `WouldBlock` when empty, `EndOfChannel` when drained and every sender closed. */
+  receiveNowait(): T {
+    const got = this.tryReceive();
+    if (got === undefined) throw new WouldBlock('the shared channel is empty');
+    return got.value;
+  }
+
+  /** Receives the next value, waiting until there is one. A checkpoint; cancelled: nothing was taken. */
+  async receive(): Promise<T> {
+    const ctx = currentContext('SharedReceiveChannel.receive');
+    for (;;) {
+      cancelPoint(ctx);
+      const seen = Atomics.load(this.ring.header, H_DATA);
+      const got = this.tryReceive();
+      if (got !== undefined) {
+        const macrotask = schedulePoint(ctx);
+        if (macrotask !== undefined) await macrotask;
+        return got.value;
+      }
+      await waitForChange(ctx, this.ring, H_DATA, H_WAIT_RECV, seen, 'SharedReceiveChannel.receive');
+    }
+  }
+
+  /** In a worker: receives, blocking the thread until a value arrives. Throws `Cancelled` when the call is cancelled. */
+  receiveSync(): T {
+    if (isMainThread) throw new Error('SharedReceiveChannel.receiveSync would block the main thread; use await receive()');
+    const header = this.ring.header;
+    for (;;) {
+      checkCallCancelled();
+      const seen = Atomics.load(header, H_DATA);
+      const got = this.tryReceive();
+      if (got !== undefined) return got.value;
+      Atomics.add(header, H_WAIT_RECV, 1);
+      Atomics.wait(header, H_DATA, seen, SYNC_SLICE_MS);
+      Atomics.sub(header, H_WAIT_RECV, 1);
+    }
+  }
+
+  /** Another receive endpoint of the same channel. */
+  clone(): SharedReceiveChannel<T> {
+    this.checkOpen();
+    return new SharedReceiveChannel<T>(this.ring, openEndpoint(this.ring, 'receive'));
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
+    return {
+      next: async () => {
+        try {
+          return { value: await this.receive(), done: false };
+        } catch (error) {
+          if (error instanceof EndOfChannel) return { value: undefined, done: true };
+          throw error;
+        }
+      },
+    };
+  }
+
+  /** In a worker: iterate with receiveSync until EndOfChannel. */
+  *syncIterator(): Generator<T, void, undefined> {
+    for (;;) {
+      let value: T;
+      try {
+        value = this.receiveSync();
+      } catch (error) {
+        if (error instanceof EndOfChannel) return;
+        throw error;
+      }
+      yield value;
+    }
+  }
+}
+
+export function isSharedEndpoint(value: unknown): value is SharedSendChannel<unknown> | SharedReceiveChannel<unknown> {
+  return value instanceof SharedEndpoint;
+}
+
+/** @internal closes the slot a wire form opened (once, whichever thread comes first). */
+export function closeWire(wire: SharedChannelWire): void {
+  closeEndpoint(viewRing(wire.sab), wire.__triodeSharedChannel, wire.slot);
+}
+
+/** @internal rebuilds an endpoint that crossed a thread as a call argument. */
+export function endpointFromWire(wire: SharedChannelWire): SharedSendChannel<unknown> | SharedReceiveChannel<unknown> {
+  const ring = viewRing(wire.sab);
+  return wire.__triodeSharedChannel === 'send' ? new SharedSendChannel(ring, wire.slot) : new SharedReceiveChannel(ring, wire.slot);
+}
+
+export interface SharedChannelOptions {
+  /** Size of the ring in bytes; a value (plus 5 bytes of framing) must fit in it. */
+  capacityBytes: number;
+}
+
+/**
+ * Opens a channel whose endpoints work on any thread: pass them to worker calls as arguments.
+ * `send` waits while the ring is full, so backpressure holds across threads.
+ *
+ * ```ts
+ * const [tx, rx] = openSharedChannel<Uint8Array>({ capacityBytes: 1 << 20 });
+ * await openNursery(async (n) => {
+ *   // The worker gets its own endpoint; use() closes ours when the call is over.
+ *   n.startSoon(() => tx.use(() => runInWorker(producerModule, 'produce', [tx])));
+ *   for await (const chunk of rx) handle(chunk); // ends when the producer is done
+ * });
+ * ```
+ */
+export function openSharedChannel<T>(options: SharedChannelOptions): [SharedSendChannel<T>, SharedReceiveChannel<T>] {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`openSharedChannel: options must be an object, got ${describe(options)}`);
+  }
+  const { capacityBytes } = options;
+  if (typeof capacityBytes !== 'number' || !Number.isInteger(capacityBytes) || capacityBytes < 16) {
+    throw new RangeError(`openSharedChannel: capacityBytes must be an integer ≥ 16, got ${describe(capacityBytes)}`);
+  }
+  const ring = viewRing(createRing(capacityBytes));
+  return [new SharedSendChannel<T>(ring, openEndpoint(ring, 'send')), new SharedReceiveChannel<T>(ring, openEndpoint(ring, 'receive'))];
+}

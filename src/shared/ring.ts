@@ -1,0 +1,223 @@
+/**
+ * The shared-channel ring buffer: variable-length frames in a SharedArrayBuffer, for any number
+ * of senders and receivers on any threads.
+ *
+ * Memory layout (Int32 words, then bytes):
+ *
+ *     [0..15]   header: HEAD, TAIL (byte offsets), USED (bytes in the ring), the two locks,
+ *               open SENDERS / RECEIVERS, DATA / SPACE sequence words (what waiters wait on),
+ *               counts of waiting receivers / senders, CAPACITY, next endpoint slot
+ *     [16..16+MAX_ENDPOINTS)   one word per endpoint ever opened: OPEN, then CLOSED
+ *     then CAPACITY bytes of ring
+ *
+ * A frame is a 4-byte payload length, a 1-byte tag (see codec.ts) and the payload; it may wrap
+ * around the end of the ring.
+ *
+ * Concurrency. Senders serialize among themselves with a spin lock (WLOCK), receivers with
+ * another (RLOCK), and the two sides meet only through USED: a sender copies its frame in, then
+ * `Atomics.add(USED)`; a receiver reads USED, copies a frame out, then `Atomics.sub(USED)`. All
+ * Atomics operations are sequentially consistent, so the bytes a sender wrote before its add are
+ * visible to a receiver after its load, and the space a receiver freed is visible to the next
+ * sender. A lock is held only for one frame's copy.
+ *
+ * Waking. A sender that wrote bumps DATA and notifies it only if some receiver said it waits
+ * (WAIT_RECV > 0); a receiver likewise bumps SPACE. A waiter reads the sequence word *before*
+ * trying, counts itself in, and waits for the word to differ from what it read, so a wake-up
+ * between its try and its wait is never lost. Closing an endpoint bumps and notifies both words,
+ * so blocked peers re-check the open counts.
+ */
+
+import { isMainThread } from 'node:worker_threads';
+
+export const H_HEAD = 0;
+export const H_TAIL = 1;
+export const H_USED = 2;
+export const H_WLOCK = 3;
+export const H_RLOCK = 4;
+export const H_SENDERS = 5;
+export const H_RECEIVERS = 6;
+export const H_DATA = 7;
+export const H_SPACE = 8;
+export const H_WAIT_RECV = 9;
+export const H_WAIT_SEND = 10;
+export const H_CAPACITY = 11;
+export const H_NEXT_SLOT = 12;
+const HEADER_WORDS = 16;
+export const MAX_ENDPOINTS = 1024;
+const SLOT_OPEN = 1;
+const SLOT_CLOSED = 2;
+const FRAME_HEADER = 5;
+
+export type EndpointKind = 'send' | 'receive';
+
+export interface RingView {
+  readonly sab: SharedArrayBuffer;
+  readonly header: Int32Array;
+  readonly bytes: Uint8Array;
+  readonly capacity: number;
+}
+
+export function createRing(capacityBytes: number): SharedArrayBuffer {
+  const dataOffset = (HEADER_WORDS + MAX_ENDPOINTS) * 4;
+  const sab = new SharedArrayBuffer(dataOffset + capacityBytes);
+  const header = new Int32Array(sab, 0, HEADER_WORDS);
+  header[H_CAPACITY] = capacityBytes;
+  return sab;
+}
+
+export function viewRing(sab: SharedArrayBuffer): RingView {
+  const header = new Int32Array(sab, 0, HEADER_WORDS + MAX_ENDPOINTS);
+  const capacity = header[H_CAPACITY]!;
+  const bytes = new Uint8Array(sab, (HEADER_WORDS + MAX_ENDPOINTS) * 4, capacity);
+  return { sab, header, bytes, capacity };
+}
+
+/** Largest payload a frame can carry in this ring. */
+export function maxPayload(ring: RingView): number {
+  return ring.capacity - FRAME_HEADER;
+}
+
+// ---- endpoints: open counts with a close-once slot each --------------------------------------
+
+/** Opens an endpoint of `kind`; returns its slot. */
+export function openEndpoint(ring: RingView, kind: EndpointKind): number {
+  const slot = Atomics.add(ring.header, H_NEXT_SLOT, 1);
+  if (slot >= MAX_ENDPOINTS) {
+    throw new RangeError(`shared channel: more than ${MAX_ENDPOINTS} endpoints were opened on one channel`);
+  }
+  Atomics.store(ring.header, HEADER_WORDS + slot, SLOT_OPEN);
+  Atomics.add(ring.header, kind === 'send' ? H_SENDERS : H_RECEIVERS, 1);
+  return slot;
+}
+
+export function isEndpointOpen(ring: RingView, slot: number): boolean {
+  return Atomics.load(ring.header, HEADER_WORDS + slot) === SLOT_OPEN;
+}
+
+/** Closes an endpoint's slot; false when it was already closed (by this thread or another). */
+export function closeEndpoint(ring: RingView, kind: EndpointKind, slot: number): boolean {
+  if (Atomics.compareExchange(ring.header, HEADER_WORDS + slot, SLOT_OPEN, SLOT_CLOSED) !== SLOT_OPEN) return false;
+  const left = Atomics.sub(ring.header, kind === 'send' ? H_SENDERS : H_RECEIVERS, 1) - 1;
+  if (kind === 'receive' && left === 0) {
+    // The last receiver: drop what is buffered (senders get BrokenResourceError from now on).
+    lock(ring.header, H_RLOCK);
+    Atomics.store(ring.header, H_HEAD, Atomics.load(ring.header, H_TAIL));
+    Atomics.store(ring.header, H_USED, 0);
+    unlock(ring.header, H_RLOCK);
+  }
+  wakeAll(ring.header);
+  return true;
+}
+
+export function wakeAll(header: Int32Array): void {
+  Atomics.add(header, H_DATA, 1);
+  Atomics.add(header, H_SPACE, 1);
+  Atomics.notify(header, H_DATA);
+  Atomics.notify(header, H_SPACE);
+}
+
+// ---- locks ---------------------------------------------------------------------------------------
+
+function lock(header: Int32Array, index: number): void {
+  let spins = 0;
+  while (Atomics.compareExchange(header, index, 0, 1) !== 0) {
+    // Held for one frame copy: spin. Past that (the holder was descheduled) yield the CPU
+    // briefly where blocking is allowed; the main thread cannot block, so it keeps spinning.
+    if (++spins > 1000 && canBlock) Atomics.wait(header, index, 1, 1);
+  }
+}
+
+function unlock(header: Int32Array, index: number): void {
+  Atomics.store(header, index, 0);
+  Atomics.notify(header, index, 1);
+}
+
+/** Atomics.wait is not allowed on the main thread. */
+const canBlock = !isMainThread;
+
+// ---- copying with wrap-around --------------------------------------------------------------------
+
+function copyIn(ring: RingView, position: number, source: Uint8Array): number {
+  const { bytes, capacity } = ring;
+  const first = Math.min(source.byteLength, capacity - position);
+  bytes.set(first === source.byteLength ? source : source.subarray(0, first), position);
+  if (first < source.byteLength) bytes.set(source.subarray(first), 0);
+  return (position + source.byteLength) % capacity;
+}
+
+function copyOut(ring: RingView, position: number, target: Uint8Array): number {
+  const { bytes, capacity } = ring;
+  const first = Math.min(target.byteLength, capacity - position);
+  target.set(bytes.subarray(position, position + first));
+  if (first < target.byteLength) target.set(bytes.subarray(0, target.byteLength - first), first);
+  return (position + target.byteLength) % capacity;
+}
+
+const frameHeader = new Uint8Array(FRAME_HEADER);
+const frameHeaderView = new DataView(frameHeader.buffer);
+const numberBytes = new Uint8Array(8);
+const numberView = new DataView(numberBytes.buffer);
+
+export const enum WriteResult {
+  Written,
+  Full,
+  NoReceivers,
+}
+
+/** Writes one frame if it fits. `payload` or `number` as in codec.ts. */
+export function tryWrite(ring: RingView, tag: number, payload: Uint8Array | undefined, number: number | undefined): WriteResult {
+  const header = ring.header;
+  let body = payload;
+  if (number !== undefined) {
+    numberView.setFloat64(0, number, true);
+    body = numberBytes;
+  }
+  const length = body === undefined ? 0 : body.byteLength;
+  const frame = FRAME_HEADER + length;
+  lock(header, H_WLOCK);
+  try {
+    if (Atomics.load(header, H_RECEIVERS) === 0) return WriteResult.NoReceivers;
+    if (ring.capacity - Atomics.load(header, H_USED) < frame) return WriteResult.Full;
+    frameHeaderView.setUint32(0, length, true);
+    frameHeader[4] = tag;
+    let tail = Atomics.load(header, H_TAIL);
+    tail = copyIn(ring, tail, frameHeader);
+    if (body !== undefined && length > 0) tail = copyIn(ring, tail, body);
+    Atomics.store(header, H_TAIL, tail);
+    Atomics.add(header, H_USED, frame);
+  } finally {
+    unlock(header, H_WLOCK);
+  }
+  Atomics.add(header, H_DATA, 1);
+  if (Atomics.load(header, H_WAIT_RECV) > 0) Atomics.notify(header, H_DATA);
+  return WriteResult.Written;
+}
+
+export interface Frame {
+  tag: number;
+  payload: Uint8Array;
+}
+
+/** Reads one frame, or returns undefined when the ring is empty. */
+export function tryRead(ring: RingView): Frame | undefined {
+  const header = ring.header;
+  let frame: Frame;
+  lock(header, H_RLOCK);
+  try {
+    if (Atomics.load(header, H_USED) === 0) return undefined;
+    let head = Atomics.load(header, H_HEAD);
+    const hdr = new Uint8Array(FRAME_HEADER);
+    head = copyOut(ring, head, hdr);
+    const length = new DataView(hdr.buffer).getUint32(0, true);
+    const payload = new Uint8Array(length);
+    head = copyOut(ring, head, payload);
+    Atomics.store(header, H_HEAD, head);
+    Atomics.sub(header, H_USED, FRAME_HEADER + length);
+    frame = { tag: hdr[4]!, payload };
+  } finally {
+    unlock(header, H_RLOCK);
+  }
+  Atomics.add(header, H_SPACE, 1);
+  if (Atomics.load(header, H_WAIT_SEND) > 0) Atomics.notify(header, H_SPACE);
+  return frame;
+}
