@@ -40,7 +40,7 @@ import {
 import { currentCall, isCancelledWord } from '../../shared/worker-call.js';
 import { cancelPoint, checkpoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext, type Context } from '../core/context.js';
-import { Abort, blockTask } from '../core/traps.js';
+import { Abort, blockTask, type Wait } from '../core/traps.js';
 import { checkFunction, describe } from '../core/validate.js';
 
 export interface SharedChannelStatistics {
@@ -72,6 +72,33 @@ function checkCallCancelled(): void {
 }
 
 /**
+ * This thread's tasks waiting on each ring, by sequence word. A wake-up from another thread
+ * comes through `Atomics.waitAsync`; one from this thread is delivered at once, synchronously,
+ * so a run whose tasks talk through a shared channel among themselves wakes as promptly as with
+ * a memory channel (and MockClock's autojump never sees such a task as stuck while a wake-up is
+ * still in flight).
+ */
+const waitersByRing = new WeakMap<SharedArrayBuffer, [Set<Wait>, Set<Wait>]>();
+
+function localWaiters(sab: SharedArrayBuffer, index: number): Set<Wait> {
+  let pair = waitersByRing.get(sab);
+  if (pair === undefined) waitersByRing.set(sab, (pair = [new Set(), new Set()]));
+  return pair[index === H_DATA ? 0 : 1];
+}
+
+/** Wakes this thread's waiters on `index` of the ring (they re-check and wait again if need be). */
+function wakeLocal(sab: SharedArrayBuffer, index: number): void {
+  const pair = waitersByRing.get(sab);
+  if (pair === undefined) return;
+  const set = pair[index === H_DATA ? 0 : 1];
+  if (set.size === 0) return;
+  for (const wait of Array.from(set)) {
+    set.delete(wait);
+    if (!wait.isSettled) wait.reschedule(undefined);
+  }
+}
+
+/**
  * Waits (as a triode wait) until `header[index]` is no longer `seen`. Never consumes anything, so
  * a cancelled wait loses nothing.
  */
@@ -84,9 +111,12 @@ async function waitForChange(ctx: Context, ring: RingView, index: number, counte
     const wait = blockTask(ctx, () => {
       // Settle our own waitAsync too (waking other waiters on this word is harmless: they retry).
       Atomics.notify(header, index);
+      localWaiters(ring.sab, index).delete(wait);
       return Abort.SUCCEEDED;
     }, what);
+    localWaiters(ring.sab, index).add(wait);
     void result.value.then(() => {
+      localWaiters(ring.sab, index).delete(wait);
       if (!wait.isSettled) wait.reschedule(undefined);
     });
     await wait.promise;
@@ -116,7 +146,10 @@ abstract class SharedEndpoint {
   /** Closes this endpoint (idempotent, not a checkpoint). Peers blocked on the channel re-check. */
   close(): void {
     this.closedHere = true;
-    closeEndpoint(this.ring, this.kind, this.slot);
+    if (closeEndpoint(this.ring, this.kind, this.slot)) {
+      wakeLocal(this.ring.sab, H_DATA);
+      wakeLocal(this.ring.sab, H_SPACE);
+    }
   }
 
   /** Closes this endpoint, then checkpoints. */
@@ -177,7 +210,9 @@ export class SharedSendChannel<T> extends SharedEndpoint {
     }
     const result = tryWrite(this.ring, encoded.tag, encoded.bytes, encoded.tag === Tag.Number ? encoded.number : undefined);
     if (result === WriteResult.NoReceivers) throw new BrokenResourceError('every receive channel was closed');
-    return result === WriteResult.Written;
+    if (result !== WriteResult.Written) return false;
+    wakeLocal(this.ring.sab, H_DATA);
+    return true;
   }
 
   /** Sends without waiting; `WouldBlock` when the ring is full. Not a checkpoint. */
@@ -231,11 +266,17 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
   private tryReceive(): { value: T } | undefined {
     this.checkOpen();
     const frame = tryRead(this.ring);
-    if (frame !== undefined) return { value: decode(frame.tag, frame.payload) as T };
+    if (frame !== undefined) {
+      wakeLocal(this.ring.sab, H_SPACE);
+      return { value: decode(frame.tag, frame.payload) as T };
+    }
     if (Atomics.load(this.ring.header, H_SENDERS) === 0) {
       // A sender may have written and closed between our read and this check: read again.
       const late = tryRead(this.ring);
-      if (late !== undefined) return { value: decode(late.tag, late.payload) as T };
+      if (late !== undefined) {
+        wakeLocal(this.ring.sab, H_SPACE);
+        return { value: decode(late.tag, late.payload) as T };
+      }
       throw new EndOfChannel('every send channel was closed');
     }
     return undefined;

@@ -62,6 +62,8 @@ export class Wait implements DeadlineOwner {
     public status: CancelStatus,
     abortFn: AbortFn,
     what: string,
+    /** Woken by something outside the run (another thread): not "blocked" for idleness. */
+    readonly external: boolean,
   ) {
     this.abortFn = abortFn;
     this.what = what;
@@ -128,7 +130,8 @@ export class Wait implements DeadlineOwner {
     this.status.removeWait(this);
     const task = this.task;
     if (task.wait === this) task.wait = undefined;
-    task.runner.taskUnblocked(task);
+    if (this.external) task.runner.callInstruments('taskScheduled', task);
+    else task.runner.taskUnblocked(task);
     if (outcome === undefined || !('error' in outcome)) {
       this.resolve(outcome?.value);
     } else {
@@ -152,8 +155,14 @@ export function waitTaskRescheduled(abortFn: AbortFn, what = 'waitTaskReschedule
   return blockTask(currentContext('waitTaskRescheduled'), abortFn, what).promise;
 }
 
-/** @internal `waitTaskRescheduled` for callers that need the Wait (to reschedule it directly). */
-export function blockTask(ctx: Context, abortFn: AbortFn, what: string): Wait {
+/**
+ * @internal `waitTaskRescheduled` for callers that need the Wait (to reschedule it directly).
+ *
+ * `external`: the wait ends because of something outside this run — another thread. Such a task
+ * does not count as blocked for `waitAllTasksBlocked` / MockClock autojump (as with a task
+ * awaiting a foreign promise): the other thread may be about to wake it.
+ */
+export function blockTask(ctx: Context, abortFn: AbortFn, what: string, external = false): Wait {
   const task = ctx.task;
   const status = ctx.status;
   if (status.exited) {
@@ -169,12 +178,12 @@ export function blockTask(ctx: Context, abortFn: AbortFn, what: string): Wait {
         'start each operation as a child task in a nursery)',
     );
   }
-  const wait = new Wait(task, status, abortFn, what);
+  const wait = new Wait(task, status, abortFn, what, external);
   task.wait = wait;
   task.cancelPoints++;
   task.schedulePoints++;
   status.addWait(wait);
-  task.runner.taskBlocked(task);
+  if (!external) task.runner.taskBlocked(task);
   if (status.effectivelyCancelled) queueMicrotask(() => wait.attemptAbort());
   return wait;
 }

@@ -158,7 +158,10 @@ function callWithCallbacks(
   return dispatch(ctx, url, exportName, args, options, onSettled);
 }
 
-/** Queues, dispatches and waits for one job. `onSettled` runs once: when the job settles, or at once if it never starts. */
+/**
+ * Queues, dispatches and waits for one job. `onSettled` (idempotent) runs when the job settles,
+ * and also at once if the job is cancelled before it starts.
+ */
 async function dispatch(
   ctx: Context,
   url: string,
@@ -236,8 +239,12 @@ async function dispatch(
   wait = blockTask(
     ctx,
     (raiseCancel) => {
-      // Not started yet: the worker will skip it, so there is nothing to wait for.
-      if (setCancelled(cancelWord)) return Abort.SUCCEEDED;
+      // Not started yet: the worker will skip it, so there is nothing to wait for, and the
+      // channel slots it would have used can close now (closing a slot twice is a no-op).
+      if (setCancelled(cancelWord)) {
+        onSettled?.();
+        return Abort.SUCCEEDED;
+      }
       if (mode === 'abandon') return Abort.SUCCEEDED;
       if (mode === 'kill') {
         killTimer = setTimeout(() => {
@@ -249,6 +256,7 @@ async function dispatch(
       return Abort.FAILED;
     },
     `runInWorker(${exportName})`,
+    true, // woken by a worker thread: not blocked for autojump
   );
   return wait.promise;
 }

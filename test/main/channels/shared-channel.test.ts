@@ -1,0 +1,276 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import {
+  BrokenResourceError,
+  BrokenWorkerError,
+  ClosedResourceError,
+  EndOfChannel,
+  WorkerPool,
+  WouldBlock,
+  moveOnAfter,
+  openNursery,
+  openSharedChannel,
+  run,
+  runInWorker,
+} from 'triode';
+import { waitAllTasksBlocked } from 'triode/testing';
+import { mock, rejection } from '../../helpers.js';
+
+const fixture = new URL('../../fixtures/worker-module.js', import.meta.url);
+
+test('openSharedChannel validates capacityBytes', () => {
+  assert.throws(() => openSharedChannel({ capacityBytes: 8 }), (e: Error) => e instanceof RangeError);
+  assert.throws(() => openSharedChannel({ capacityBytes: 1.5 }), (e: Error) => e instanceof RangeError);
+  assert.throws(() => openSharedChannel(null as never), (e: Error) => e instanceof TypeError);
+});
+
+test('every kind of value round-trips, in order', mock(async () => {
+  const [tx, rx] = openSharedChannel<unknown>({ capacityBytes: 4096 });
+  const values: unknown[] = [
+    new Uint8Array([1, 2, 3]),
+    'héllo ✓',
+    '',
+    42,
+    -0,
+    NaN,
+    Infinity,
+    true,
+    false,
+    null,
+    undefined,
+    { a: [1, { b: 'c' }] },
+    new Map([[1, new Date(5)]]),
+  ];
+  for (const v of values) await tx.send(v);
+  const buffer = new Uint8Array([9, 8]).buffer;
+  tx.sendNowait(buffer);
+  for (const v of values) assert.equal(await rx.receive(), v);
+  const back = rx.receiveNowait() as ArrayBuffer;
+  assert.instance(back, ArrayBuffer);
+  assert.equal([...new Uint8Array(back)], [9, 8]);
+}));
+
+test('a value larger than the ring is rejected with a RangeError that says the limit', mock(async () => {
+  const [tx] = openSharedChannel<Uint8Array>({ capacityBytes: 64 });
+  const error = (await rejection(tx.send(new Uint8Array(100)))) as Error;
+  assert.instance(error, RangeError);
+  assert.match(error.message, /100 bytes does not fit a ring of 64 bytes \(at most 59 bytes of payload\)/);
+}));
+
+test('backpressure: a sender stops when the ring is full (counted, not timed)', mock(async () => {
+  const [tx, rx] = openSharedChannel<number>({ capacityBytes: 64 });
+  let sent = 0;
+  await openNursery(async (n) => {
+    n.startSoon(async () => { for (let i = 0; i < 10; i++) { await tx.send(i); sent++; } });
+    await waitAllTasksBlocked();
+    assert.is(sent, 4, 'four 13-byte frames fit in 64 bytes; the fifth send waits');
+    assert.throws(() => tx.sendNowait(99), (e: Error) => e instanceof WouldBlock);
+    for (let i = 0; i < 10; i++) assert.is(await rx.receive(), i);
+  });
+  assert.throws(() => rx.receiveNowait(), (e: Error) => e instanceof WouldBlock);
+}));
+
+test('close rules: drain then EndOfChannel; no receivers → BrokenResourceError; own close → ClosedResourceError', mock(async () => {
+  const [tx, rx] = openSharedChannel<number>({ capacityBytes: 256 });
+  const tx2 = tx.clone();
+  tx.sendNowait(1);
+  tx.close();
+  tx2.sendNowait(2);
+  await tx2.aclose();
+  const got: number[] = [];
+  for await (const v of rx) got.push(v);
+  assert.equal(got, [1, 2]);
+  assert.instance(await rejection(rx.receive()), EndOfChannel);
+  assert.instance(await rejection(tx.send(3)), ClosedResourceError);
+
+  const [tx3, rx3] = openSharedChannel<number>({ capacityBytes: 32 });
+  tx3.sendNowait(1);
+  tx3.sendNowait(2);
+  await openNursery(async (n) => {
+    n.startSoon(async () => { assert.instance(await rejection(tx3.send(3)), BrokenResourceError); });
+    await waitAllTasksBlocked();
+    rx3.close();
+  });
+  assert.is(tx3.statistics().currentBufferUsed, 0, 'the buffer was dropped');
+  assert.instance(await rejection(rx3.receive()), ClosedResourceError);
+  assert.throws(() => rx3.clone(), (e: Error) => e instanceof ClosedResourceError);
+}));
+
+test('a cancelled receive takes nothing; a cancelled send sends nothing (the cancelled twins)', mock(async () => {
+  const [tx, rx] = openSharedChannel<number>({ capacityBytes: 32 });
+  assert.is(await moveOnAfter(5, () => rx.receive()), undefined);
+  tx.sendNowait(7);
+  assert.is(await rx.receive(), 7);
+  tx.sendNowait(1);
+  tx.sendNowait(2);
+  assert.is(await moveOnAfter(5, () => tx.send(3)), undefined);
+  assert.is(rx.receiveNowait(), 1);
+  assert.is(rx.receiveNowait(), 2);
+  assert.throws(() => rx.receiveNowait(), (e: Error) => e instanceof WouldBlock, 'the cancelled 3 was never sent');
+}));
+
+// ---- across threads ------------------------------------------------------------------------
+
+function withPool<T>(fn: (pool: WorkerPool) => Promise<T>): Promise<T> {
+  return run(async () => {
+    const pool = new WorkerPool({ maxThreads: 3 });
+    try {
+      return await fn(pool);
+    } finally {
+      await pool.close();
+    }
+  });
+}
+
+test('worker → main: order kept, and the channel ends when the worker call ends', async () => {
+  await withPool(async (pool) => {
+    const [tx, rx] = openSharedChannel<number>({ capacityBytes: 128 });
+    const got: number[] = [];
+    await openNursery(async (n) => {
+      n.startSoon(() => tx.use(() => runInWorker(fixture, 'produce', [tx, 2000], { pool })));
+      for await (const v of rx) got.push(v);
+    });
+    assert.is(got.length, 2000);
+    assert.ok(got.every((v, i) => v === i), 'in order');
+  });
+});
+
+test('main → worker, and an async export using send', async () => {
+  await withPool(async (pool) => {
+    const [tx, rx] = openSharedChannel<number>({ capacityBytes: 64 });
+    const sum = await openNursery(async (n) => {
+      let result = 0;
+      n.startSoon(async () => { result = (await rx.use(() => runInWorker(fixture, 'consumeSum', [rx], { pool }))) as number; });
+      for (let i = 1; i <= 500; i++) await tx.send(i);
+      tx.close();
+      return () => result;
+    });
+    assert.is(sum(), 125250);
+    const [stx, srx] = openSharedChannel<string>({ capacityBytes: 64 });
+    const got: string[] = [];
+    await openNursery(async (n) => {
+      n.startSoon(() => stx.use(() => runInWorker(fixture, 'produceAsync', [stx, 50], { pool })));
+      for await (const v of srx) got.push(v);
+    });
+    assert.equal(got, Array.from({ length: 50 }, (_, i) => `item ${i}`));
+  });
+});
+
+test('clones in two workers share the work; each value is handled once, in order per sender', async () => {
+  await withPool(async (pool) => {
+    const [inTx, inRx] = openSharedChannel<string>({ capacityBytes: 128 });
+    const [outTx, outRx] = openSharedChannel<string>({ capacityBytes: 128 });
+    const got: string[] = [];
+    await openNursery(async (n) => {
+      for (const name of ['A', 'B']) {
+        const myIn = inRx.clone();
+        const myOut = outTx.clone();
+        n.startSoon(() => myIn.use(() => myOut.use(() => runInWorker(fixture, 'relay', [myIn, myOut, name], { pool }))));
+      }
+      inRx.close();
+      outTx.close();
+      n.startSoon(async () => {
+        for (let i = 0; i < 300; i++) await inTx.send(String(i).padStart(3, '0'));
+        inTx.close();
+      });
+      for await (const v of outRx) got.push(v);
+    });
+    assert.is(got.length, 300);
+    assert.equal(got.map((v) => v.slice(2)).sort(), Array.from({ length: 300 }, (_, i) => String(i).padStart(3, '0')));
+    for (const name of ['A', 'B']) {
+      const mine = got.filter((v) => v.startsWith(name)).map((v) => Number(v.slice(2)));
+      assert.ok(mine.every((v, i) => i === 0 || v > mine[i - 1]!), `${name} kept its order`);
+    }
+  });
+});
+
+test('BrokenResourceError crosses threads: the main side closes its receiver under a blocked worker', async () => {
+  await withPool(async (pool) => {
+    const [tx, rx] = openSharedChannel<number>({ capacityBytes: 32 });
+    await openNursery(async (n) => {
+      n.startSoon(async () => {
+        const error = await rejection(tx.use(() => runInWorker(fixture, 'produce', [tx, 1_000_000], { pool })));
+        assert.instance(error, BrokenResourceError);
+      });
+      await rx.receive();
+      rx.close();
+    });
+  });
+});
+
+test("a killed worker's endpoints are closed: the reader is not left waiting", async () => {
+  await withPool(async (pool) => {
+    const [tx, rx] = openSharedChannel<number>({ capacityBytes: 64 });
+    const got: number[] = [];
+    await openNursery(async (n) => {
+      n.startSoon(async () => {
+        assert.instance(await rejection(tx.use(() => runInWorker(fixture, 'sendThenExit', [tx], { pool }))), BrokenWorkerError);
+      });
+      for await (const v of rx) got.push(v);
+    });
+    assert.equal(got, [1]);
+  });
+});
+
+test('a cancelled receiveSync in a worker stops at once and closes its endpoint', async () => {
+  await withPool(async (pool) => {
+    const [, rx] = openSharedChannel<number>({ capacityBytes: 64 });
+    const t0 = performance.now();
+    assert.is(await moveOnAfter(30, () => runInWorker(fixture, 'receiveForever', [rx], { pool })), undefined);
+    assert.ok(performance.now() - t0 < 1000);
+    assert.is(rx.statistics().openReceiveChannels, 1, "the worker's endpoint is closed again");
+  });
+});
+
+test('sync endpoints refuse to block the main thread', mock(async () => {
+  const [tx, rx] = openSharedChannel<number>({ capacityBytes: 64 });
+  assert.throws(() => tx.sendSync(1), /would block the main thread/);
+  assert.throws(() => rx.receiveSync(), /would block the main thread/);
+}));
+
+test('property: two worker producers, main receives with random cancellations; every value once', async () => {
+  const pool = new WorkerPool({ maxThreads: 2 });
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 16, max: 256 }),
+        fc.integer({ min: 0, max: 200 }),
+        fc.integer({ min: 0, max: 200 }),
+        // Timeouts of at least 1 ms: a loop of receives that are all cancelled on entry would
+        // never receive anything (nor reach EndOfChannel), by construction.
+        fc.array(fc.option(fc.integer({ min: 1, max: 3 })), { minLength: 1, maxLength: 20 }),
+        async (capacityBytes, countA, countB, timeouts) => {
+          await run(async () => {
+            const [tx, rx] = openSharedChannel<number>({ capacityBytes });
+            const got: number[] = [];
+            await openNursery(async (n) => {
+              const txA = tx.clone();
+              n.startSoon(() => txA.use(() => runInWorker(fixture, 'produce', [txA, countA], { pool })));
+              n.startSoon(() => tx.use(() => runInWorker(fixture, 'produce', [tx, countB], { pool })));
+              let i = 0;
+              for (;;) {
+                const timeout = timeouts[i++ % timeouts.length];
+                try {
+                  const op = () => rx.receive();
+                  const v = timeout === null ? await op() : await moveOnAfter(timeout!, op);
+                  if (v !== undefined) got.push(v);
+                } catch (error) {
+                  if (error instanceof EndOfChannel) break;
+                  throw error;
+                }
+              }
+            });
+            const expected = [...Array.from({ length: countA }, (_, i) => i), ...Array.from({ length: countB }, (_, i) => i)].sort((a, b) => a - b);
+            assert.equal([...got].sort((a, b) => a - b), expected);
+          });
+        },
+      ),
+      { numRuns: 25 },
+    );
+  } finally {
+    await pool.close();
+  }
+});
+
+test.run();
