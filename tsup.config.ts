@@ -7,6 +7,7 @@ export default defineConfig({
     testing: 'src/testing.ts',
     // Loaded by the pool's threads by path (see src/main/workers/pool.ts), never imported.
     'worker-entry': 'src/worker/entry.ts',
+    'map-loop': 'src/worker/map-loop.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

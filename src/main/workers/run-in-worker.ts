@@ -158,10 +158,7 @@ function callWithCallbacks(
   return dispatch(ctx, url, exportName, args, options, onSettled);
 }
 
-/**
- * Queues, dispatches and waits for one job. `onSettled` (idempotent) runs when the job settles,
- * and also at once if the job is cancelled before it starts.
- */
+/** Queues, dispatches and waits for one job; `onSettled` as in startJob. */
 async function dispatch(
   ctx: Context,
   url: string,
@@ -183,82 +180,110 @@ async function dispatch(
     onSettled?.();
     throw error;
   }
-
-  const cancelWord = pool.cancelWords.acquire();
-  // Only 'kill' needs piscina's abort (it terminates the thread); others skip its listener.
-  const controller = mode === 'kill' ? new AbortController() : undefined;
-  const job: WorkerJob =
-    cancelWord.words === pool.cancelWords.block
-      ? { url, exportName, args, cancelIndex: cancelWord.index }
-      : { url, exportName, args, cancelIndex: cancelWord.index, cancelWords: cancelWord.words };
-  let jobPromise: Promise<WorkerJobResult>;
+  let job: WorkerJobHandle;
   try {
-    jobPromise = pool.piscina.run(job, { signal: controller?.signal ?? null, transferList: options.transfer });
+    job = startJob(pool, url, exportName, args, options.transfer, mode === 'kill', onSettled);
   } catch (error) {
-    pool.cancelWords.release(cancelWord);
     limiter.releaseOnBehalfOf(borrower);
-    onSettled?.();
     throw error;
   }
 
-  let wait: Wait | undefined;
   let killTimer: NodeJS.Timeout | undefined;
-  let killed = false;
-  const finish = (outcome: { value: unknown } | { error: unknown }) => {
-    if (wait !== undefined && !wait.isSettled) wait.reschedule(outcome);
-  };
-  // The slot is freed when the thread is done with the job, whatever the caller did meanwhile.
-  jobPromise.then(
-    (result) => {
-      if (killTimer !== undefined) clearTimeout(killTimer);
-      onSettled?.();
-      pool.cancelWords.release(cancelWord);
-      limiter.releaseOnBehalfOf(borrower);
-      pool.callFinished();
-      finish(outcomeOf(result, url, exportName));
-    },
-    (error: unknown) => {
-      if (killTimer !== undefined) clearTimeout(killTimer);
-      onSettled?.();
-      pool.cancelWords.release(cancelWord);
-      limiter.releaseOnBehalfOf(borrower);
-      if (killed) {
-        finish({ error: new Cancelled('the worker was killed after the calling task was cancelled') });
-      } else if ((error as Error)?.name === 'DataCloneError') {
-        finish({ error: new TypeError(`runInWorker: the result of ${exportName} cannot be sent back from the worker`, { cause: error }) });
-      } else {
-        finish({
-          error: new BrokenWorkerError(`the worker thread running ${exportName} (${url}) died: ${(error as Error)?.message ?? String(error)}`, {
-            cause: error,
-          }),
-        });
-      }
-    },
-  );
-
-  wait = blockTask(
+  const wait: Wait = blockTask(
     ctx,
-    (raiseCancel) => {
-      // Not started yet: the worker will skip it, so there is nothing to wait for, and the
-      // channel slots it would have used can close now (closing a slot twice is a no-op).
-      if (setCancelled(cancelWord)) {
-        onSettled?.();
-        return Abort.SUCCEEDED;
-      }
+    () => {
+      // Not started yet: the worker will skip it, so there is nothing to wait for.
+      if (job.cancel()) return Abort.SUCCEEDED;
       if (mode === 'abandon') return Abort.SUCCEEDED;
-      if (mode === 'kill') {
-        killTimer = setTimeout(() => {
-          killed = true;
-          controller!.abort(new Cancelled('killed'));
-        }, options.killAfterMs ?? DEFAULT_KILL_AFTER_MS);
-      }
-      void raiseCancel;
+      if (mode === 'kill') killTimer = setTimeout(() => job.kill(), options.killAfterMs ?? DEFAULT_KILL_AFTER_MS);
       return Abort.FAILED;
     },
     `runInWorker(${exportName})`,
     true, // woken by a worker thread: not blocked for autojump
   );
+  // The slot is freed when the thread is done with the job, whatever the caller did meanwhile.
+  void job.settled.then((outcome) => {
+    if (killTimer !== undefined) clearTimeout(killTimer);
+    limiter.releaseOnBehalfOf(borrower);
+    if (!wait.isSettled) wait.reschedule(outcome);
+  });
   return wait.promise;
+}
+
+/** @internal a job handed to a pool thread, without a triode wait (see mapInWorkers). */
+export interface WorkerJobHandle {
+  /** Settles when the thread is done with the job: its value or error (never rejects). */
+  readonly settled: Promise<{ value: unknown } | { error: unknown }>;
+  /** Sets the cancel word; true when the job had not started (the worker will skip it). */
+  cancel(): boolean;
+  /** Terminates the thread running the job (only for jobs started `killable`). */
+  kill(): void;
+}
+
+/**
+ * @internal starts one job on `pool` (the caller has taken its limiter slot). `onSettled`
+ * (idempotent) runs when the job settles, and also at once when it is cancelled before it starts.
+ */
+export function startJob(
+  pool: WorkerPool,
+  url: string,
+  exportName: string,
+  args: unknown[],
+  transfer: TransferListItem[] | undefined,
+  killable: boolean,
+  onSettled: (() => void) | undefined,
+): WorkerJobHandle {
+  const cancelWord = pool.cancelWords.acquire();
+  // Only 'kill' needs piscina's abort (it terminates the thread); others skip its listener.
+  const controller = killable ? new AbortController() : undefined;
+  const message: WorkerJob =
+    cancelWord.words === pool.cancelWords.block
+      ? { url, exportName, args, cancelIndex: cancelWord.index }
+      : { url, exportName, args, cancelIndex: cancelWord.index, cancelWords: cancelWord.words };
+  let jobPromise: Promise<WorkerJobResult>;
+  try {
+    jobPromise = pool.piscina.run(message, { signal: controller?.signal ?? null, transferList: transfer });
+  } catch (error) {
+    pool.cancelWords.release(cancelWord);
+    onSettled?.();
+    throw error;
+  }
+  let killed = false;
+  // Once settled the word goes back to the pool (and may serve another job): never touch it again.
+  let done = false;
+  const settled = jobPromise.then(
+    (result) => {
+      done = true;
+      onSettled?.();
+      pool.cancelWords.release(cancelWord);
+      pool.callFinished();
+      return outcomeOf(result, url, exportName);
+    },
+    (error: unknown) => {
+      done = true;
+      onSettled?.();
+      pool.cancelWords.release(cancelWord);
+      if (killed) return { error: new Cancelled('the worker was killed after the calling task was cancelled') };
+      if ((error as Error)?.name === 'DataCloneError') {
+        return { error: new TypeError(`runInWorker: the result of ${exportName} cannot be sent back from the worker`, { cause: error }) };
+      }
+      const why = (error as Error)?.message ?? String(error);
+      return { error: new BrokenWorkerError(`the worker thread running ${exportName} (${url}) died: ${why}`, { cause: error }) };
+    },
+  );
+  return {
+    settled,
+    cancel() {
+      if (done || !setCancelled(cancelWord)) return false;
+      onSettled?.(); // its channel slots can close now (closing a slot twice is a no-op)
+      return true;
+    },
+    kill() {
+      if (done) return;
+      killed = true;
+      controller?.abort(new Cancelled('killed'));
+    },
+  };
 }
 
 type AnyFunction = (...args: never[]) => unknown;

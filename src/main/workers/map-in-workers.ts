@@ -1,0 +1,191 @@
+/**
+ * `mapInWorkers`: apply a worker export to every item of an (async) iterable on N threads, fed
+ * through shared channels instead of one worker call per item.
+ *
+ * N long-lived worker calls each run a loop (src/worker/map-loop.ts) that takes items from an
+ * input channel and puts results on an output channel. The async generator below runs in the
+ * consumer's task: it tops up the input ring from the source without ever blocking on it, then
+ * waits for a result; so memory stays bounded (at most `maxInFlight` items between source and
+ * consumer, plus what the rings hold) whatever the speed of either side. A failing item ends the
+ * map with that item's error; a `break` out of the consumer's `for await` (or a cancellation)
+ * cancels the worker calls and waits for them before the loop exits — no thread keeps working
+ * for a consumer that left.
+ */
+import { errorFromWire } from '../../shared/error-wire.js';
+import { Cancelled, ClosedResourceError, EndOfChannel, WouldBlock } from '../../shared/errors.js';
+import { CancelScope } from '../core/cancel-scope.js';
+import { currentContext } from '../core/context.js';
+import { abandonOnCancel } from '../core/abort-signal.js';
+import { describe } from '../core/validate.js';
+import { closeWire, openSharedChannel } from '../channels/shared-channel.js';
+import { defaultWorkerPool, type WorkerPool } from './pool.js';
+import { startJob, type WorkerJobHandle } from './run-in-worker.js';
+
+export interface MapInWorkersOptions {
+  /** The pool (default: the default pool). */
+  pool?: WorkerPool;
+  /** Worker calls (threads) to use (default: the pool's thread count). */
+  concurrency?: number;
+  /** Yield results in source order (default true); false yields them as they finish. */
+  ordered?: boolean;
+  /** Most items between the source and the consumer at once (default 1024 per thread). */
+  maxInFlight?: number;
+  /** Size of each of the two rings in bytes (default 1 MiB). */
+  capacityBytes?: number;
+  /** Items per frame through the rings (default 64; 1 for large items). */
+  batchSize?: number;
+}
+
+type MapResult = [batch: number, values: unknown[]] | [batch: number, values: undefined, error: unknown];
+
+const mapLoopUrl = new URL('./map-loop.js', import.meta.url).href;
+
+function moduleHref(module: string | URL): string {
+  return module instanceof URL ? module.href : new URL(module, `file://${process.cwd()}/`).href;
+}
+
+/**
+ * Applies `module`'s export `exportName` to each item of `source` in worker threads and yields
+ * the results (in source order unless `ordered: false`). Iterate it inside a run; every step is
+ * a checkpoint. An item that throws ends the map with its error; leaving the loop early cancels
+ * the workers.
+ *
+ * ```ts
+ * for await (const digest of mapInWorkers(paths, new URL('./hash.js', import.meta.url), 'sha256File')) {
+ *   console.log(digest);
+ * }
+ * ```
+ */
+export async function* mapInWorkers<T, R = unknown>(
+  source: Iterable<T> | AsyncIterable<T>,
+  module: string | URL,
+  exportName: string,
+  options: MapInWorkersOptions = {},
+): AsyncGenerator<R, void, undefined> {
+  if (source === null || typeof source !== 'object' || !(Symbol.asyncIterator in source || Symbol.iterator in source)) {
+    throw new TypeError(`mapInWorkers: source must be an iterable or async iterable, got ${describe(source)}`);
+  }
+  if (typeof exportName !== 'string' || exportName === '') {
+    throw new TypeError(`mapInWorkers: exportName must be a non-empty string, got ${describe(exportName)}`);
+  }
+  currentContext('mapInWorkers');
+  const pool = options.pool ?? defaultWorkerPool();
+  const concurrency = options.concurrency ?? pool.statistics().maxThreads;
+  const ordered = options.ordered ?? true;
+  const maxInFlight = options.maxInFlight ?? 1024 * concurrency;
+  const capacityBytes = options.capacityBytes ?? 1 << 20;
+  const batchSize = options.batchSize ?? 64;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`mapInWorkers: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`mapInWorkers: concurrency must be a positive integer, got ${concurrency}`);
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new RangeError(`mapInWorkers: maxInFlight must be a positive integer, got ${maxInFlight}`);
+
+  const iterator: Iterator<T> | AsyncIterator<T> =
+    Symbol.asyncIterator in source ? (source as AsyncIterable<T>)[Symbol.asyncIterator]() : (source as Iterable<T>)[Symbol.iterator]();
+  const [inTx, inRx] = openSharedChannel<[number, T[]]>({ capacityBytes });
+  const [outTx, outRx] = openSharedChannel<MapResult>({ capacityBytes });
+  const url = moduleHref(module);
+
+  // N long-lived jobs, started without a task each (this generator runs in the consumer's task
+  // and may wait in one place only): it holds their handles and, in `finally`, cancels them and
+  // waits until every one has settled, so nothing outlives the loop.
+  const jobs: WorkerJobHandle[] = [];
+  const borrowers: object[] = [];
+  let jobError: unknown;
+  try {
+    for (let w = 0; w < concurrency; w++) {
+      const borrower = {};
+      await pool.limiter.acquireOnBehalfOf(borrower);
+      borrowers.push(borrower);
+      const wires = [inRx.toWire(), outTx.toWire()];
+      const job = startJob(pool, mapLoopUrl, 'mapLoop', [wires[0], wires[1], url, exportName], undefined, false, () => {
+        for (const wire of wires) closeWire(wire);
+      });
+      jobs.push(job);
+      void job.settled.then((outcome) => {
+        pool.limiter.releaseOnBehalfOf(borrower);
+        if ('error' in outcome && !(outcome.error instanceof Cancelled) && jobError === undefined) {
+          jobError = outcome.error;
+          outRx.close(); // wake the loop below: it reports jobError
+        }
+      });
+    }
+  } finally {
+    // The jobs hold their own endpoints now.
+    inRx.close();
+    outTx.close();
+  }
+
+  let nextBatch = 0; // number of the next batch to send
+  let nextToYield = 0; // ordered mode: number of the next batch to yield
+  let inFlight = 0; // items sent and not yet yielded
+  let sourceDone = false;
+  let held: [number, T[]] | undefined; // a batch that did not fit in the input ring yet
+  const reorder = new Map<number, unknown[]>();
+
+  try {
+    for (;;) {
+      // Top up the input ring without waiting on it.
+      while (inFlight < maxInFlight && (held !== undefined || !sourceDone)) {
+        if (held === undefined) {
+          const items: T[] = [];
+          while (items.length < batchSize) {
+            const next = await iterator.next();
+            if (next.done === true) {
+              sourceDone = true;
+              break;
+            }
+            items.push(next.value);
+          }
+          if (items.length === 0) break;
+          held = [nextBatch++, items];
+        }
+        try {
+          inTx.sendNowait(held);
+        } catch (error) {
+          if (error instanceof WouldBlock) break;
+          throw error;
+        }
+        inFlight += held[1].length;
+        held = undefined;
+      }
+      if (sourceDone && held === undefined) {
+        inTx.close();
+        if (inFlight === 0) return;
+      }
+
+      let result: MapResult;
+      try {
+        result = await outRx.receive();
+      } catch (error) {
+        if (error instanceof EndOfChannel || error instanceof ClosedResourceError) {
+          throw jobError ?? new Error('mapInWorkers: the worker loops ended before every item was processed');
+        }
+        throw error;
+      }
+      if (result[1] === undefined) throw errorFromWire(result[2], `at ${exportName} (in a worker thread, mapInWorkers)`);
+      if (!ordered) {
+        for (const value of result[1]) {
+          inFlight--;
+          yield value as R;
+        }
+        continue;
+      }
+      reorder.set(result[0], result[1]);
+      for (let values = reorder.get(nextToYield); values !== undefined; values = reorder.get(nextToYield)) {
+        reorder.delete(nextToYield);
+        nextToYield++;
+        for (const value of values) {
+          inFlight--;
+          yield value as R;
+        }
+      }
+    }
+  } finally {
+    inTx.close();
+    for (const job of jobs) job.cancel();
+    // Wait for every thread to let go, even if the consumer's own scope is cancelled.
+    await new CancelScope({ shield: true }).run(() => abandonOnCancel(Promise.all(jobs.map((job) => job.settled))));
+    outRx.close();
+    await (iterator as AsyncIterator<T>).return?.();
+  }
+}

@@ -1,0 +1,96 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { WorkerPool, mapInWorkers, moveOnAfter, run } from 'triode';
+import { rejection } from '../../helpers.js';
+
+const fixture = new URL('../../fixtures/worker-module.js', import.meta.url);
+
+function* range(n: number): Generator<number> {
+  for (let i = 0; i < n; i++) yield i;
+}
+
+async function* slowSource(n: number): AsyncGenerator<number> {
+  for (let i = 0; i < n; i++) {
+    if (i % 50 === 0) await new Promise((r) => setTimeout(r, 1));
+    yield i;
+  }
+}
+
+function withPool<T>(fn: (pool: WorkerPool) => Promise<T>): Promise<T> {
+  return run(async () => {
+    const pool = new WorkerPool({ maxThreads: 2 });
+    try {
+      return await fn(pool);
+    } finally {
+      await pool.close();
+    }
+  });
+}
+
+test('ordered: every result, in source order, from a sync or an async source', async () => {
+  await withPool(async (pool) => {
+    const got: number[] = [];
+    for await (const r of mapInWorkers<number, number>(range(5000), fixture, 'square', { pool })) got.push(r);
+    assert.equal(got, Array.from({ length: 5000 }, (_, i) => i * i));
+    const fromAsync: number[] = [];
+    for await (const r of mapInWorkers<number, number>(slowSource(300), fixture, 'slowSquare', { pool, batchSize: 7 })) fromAsync.push(r);
+    assert.equal(fromAsync, Array.from({ length: 300 }, (_, i) => i * i));
+  });
+});
+
+test('unordered: every result exactly once', async () => {
+  await withPool(async (pool) => {
+    const got: number[] = [];
+    for await (const r of mapInWorkers<number, number>(range(3000), fixture, 'slowSquare', { pool, ordered: false, batchSize: 5 })) got.push(r);
+    assert.equal(got.sort((a, b) => a - b), Array.from({ length: 3000 }, (_, i) => i * i).sort((a, b) => a - b));
+  });
+});
+
+test('an error in any item ends the map with that error', async () => {
+  await withPool(async (pool) => {
+    const error = (await rejection((async () => {
+      for await (const _ of mapInWorkers(range(100), fixture, 'failOn13', { pool })) { /* consume */ }
+    })())) as Error;
+    assert.instance(error, RangeError);
+    assert.is(error.message, '13 is unlucky');
+  });
+});
+
+test('memory stays bounded: a slow consumer holds back an endless source', async () => {
+  await withPool(async (pool) => {
+    let pulled = 0;
+    function* endless(): Generator<number> {
+      for (;;) { pulled++; yield pulled; }
+    }
+    let seen = 0;
+    for await (const _ of mapInWorkers(endless(), fixture, 'square', { pool, maxInFlight: 200, batchSize: 10 })) {
+      if (++seen === 20) break;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    assert.ok(pulled <= 20 + 200 + 10, `pulled ${pulled} items from the source for 20 results`);
+  });
+});
+
+test('break and cancellation stop the workers before the loop exits', async () => {
+  await withPool(async (pool) => {
+    let n = 0;
+    for await (const _ of mapInWorkers(range(1e9), fixture, 'square', { pool })) if (++n === 500) break;
+    assert.is(pool.statistics().runningCalls, 0, 'no worker job outlives the loop');
+    const result = await moveOnAfter(30, async () => {
+      for await (const _ of mapInWorkers(range(1e9), fixture, 'square', { pool })) { /* forever */ }
+      return 'finished';
+    });
+    assert.is(result, undefined);
+    assert.is(pool.statistics().runningCalls, 0);
+  });
+});
+
+test('bad arguments are rejected with errors naming them', async () => {
+  await run(async () => {
+    assert.instance(await rejection(mapInWorkers(42 as never, fixture, 'square').next()), TypeError);
+    assert.instance(await rejection(mapInWorkers(range(1), fixture, '').next()), TypeError);
+    assert.instance(await rejection(mapInWorkers(range(1), fixture, 'square', { batchSize: 0 }).next()), RangeError);
+  });
+});
+
+test.run();
