@@ -53,7 +53,8 @@ export type EndpointKind = 'send' | 'receive';
 export interface RingView {
   readonly sab: SharedArrayBuffer;
   readonly header: Int32Array;
-  readonly bytes: Uint8Array;
+  /** The ring's bytes, as a Buffer for fast copies. */
+  readonly buffer: Buffer;
   readonly capacity: number;
 }
 
@@ -68,8 +69,8 @@ export function createRing(capacityBytes: number): SharedArrayBuffer {
 export function viewRing(sab: SharedArrayBuffer): RingView {
   const header = new Int32Array(sab, 0, HEADER_WORDS + MAX_ENDPOINTS);
   const capacity = header[H_CAPACITY]!;
-  const bytes = new Uint8Array(sab, (HEADER_WORDS + MAX_ENDPOINTS) * 4, capacity);
-  return { sab, header, bytes, capacity };
+  const buffer = Buffer.from(sab, (HEADER_WORDS + MAX_ENDPOINTS) * 4, capacity);
+  return { sab, header, buffer, capacity };
 }
 
 /** Largest payload a frame can carry in this ring. */
@@ -137,23 +138,25 @@ const canBlock = !isMainThread;
 
 // ---- copying with wrap-around --------------------------------------------------------------------
 
+// Copies go through Buffer#copy, a plain memmove in C++, whatever the backing memory is.
 function copyIn(ring: RingView, position: number, source: Uint8Array): number {
-  const { bytes, capacity } = ring;
-  const first = Math.min(source.byteLength, capacity - position);
-  bytes.set(first === source.byteLength ? source : source.subarray(0, first), position);
-  if (first < source.byteLength) bytes.set(source.subarray(first), 0);
-  return (position + source.byteLength) % capacity;
+  const { buffer, capacity } = ring;
+  const from = Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+  const first = Math.min(from.byteLength, capacity - position);
+  from.copy(buffer, position, 0, first);
+  if (first < from.byteLength) from.copy(buffer, 0, first);
+  return (position + from.byteLength) % capacity;
 }
 
-function copyOut(ring: RingView, position: number, target: Uint8Array): number {
-  const { bytes, capacity } = ring;
+function copyOut(ring: RingView, position: number, target: Buffer): number {
+  const { buffer, capacity } = ring;
   const first = Math.min(target.byteLength, capacity - position);
-  target.set(bytes.subarray(position, position + first));
-  if (first < target.byteLength) target.set(bytes.subarray(0, target.byteLength - first), first);
+  buffer.copy(target, 0, position, position + first);
+  if (first < target.byteLength) buffer.copy(target, first, 0, target.byteLength - first);
   return (position + target.byteLength) % capacity;
 }
 
-const frameHeader = new Uint8Array(FRAME_HEADER);
+const frameHeader = Buffer.alloc(FRAME_HEADER);
 const frameHeaderView = new DataView(frameHeader.buffer);
 const numberBytes = new Uint8Array(8);
 const numberView = new DataView(numberBytes.buffer);
@@ -193,6 +196,8 @@ export function tryWrite(ring: RingView, tag: number, payload: Uint8Array | unde
   return WriteResult.Written;
 }
 
+const readHeader = Buffer.alloc(FRAME_HEADER);
+
 export interface Frame {
   tag: number;
   payload: Uint8Array;
@@ -206,14 +211,15 @@ export function tryRead(ring: RingView): Frame | undefined {
   try {
     if (Atomics.load(header, H_USED) === 0) return undefined;
     let head = Atomics.load(header, H_HEAD);
-    const hdr = new Uint8Array(FRAME_HEADER);
-    head = copyOut(ring, head, hdr);
-    const length = new DataView(hdr.buffer).getUint32(0, true);
-    const payload = new Uint8Array(length);
+    head = copyOut(ring, head, readHeader);
+    const length = readHeader.readUInt32LE(0);
+    const tag = readHeader[4]!;
+    // A fresh copy the caller owns (the ring's bytes are reused as soon as we let go).
+    const payload = Buffer.allocUnsafeSlow(length);
     head = copyOut(ring, head, payload);
     Atomics.store(header, H_HEAD, head);
     Atomics.sub(header, H_USED, FRAME_HEADER + length);
-    frame = { tag: hdr[4]!, payload };
+    frame = { tag, payload: new Uint8Array(payload.buffer, payload.byteOffset, length) };
   } finally {
     unlock(header, H_RLOCK);
   }
