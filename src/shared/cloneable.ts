@@ -6,7 +6,7 @@
 import { types } from 'node:util';
 
 /** Returns a description of the first part of `value` that cannot be cloned, or undefined. */
-function findUncloneable(value: unknown, path: string, seen: Set<object>): string | undefined {
+function findUncloneable(value: unknown, path: string, seen: Set<object> | undefined): string | undefined {
   switch (typeof value) {
     case 'function':
       return `${path} is a function`;
@@ -15,9 +15,11 @@ function findUncloneable(value: unknown, path: string, seen: Set<object>): strin
     case 'object':
       break;
     default:
-      return undefined;
+      return undefined; // primitives: the common case, checked without allocating
   }
-  if (value === null || seen.has(value)) return undefined;
+  if (value === null) return undefined;
+  seen ??= new Set();
+  if (seen.has(value)) return undefined;
   seen.add(value);
   if (
     types.isArrayBuffer(value) ||
@@ -57,15 +59,5 @@ function findUncloneable(value: unknown, path: string, seen: Set<object>): strin
 
 /** Describes why `value` cannot be sent to another thread, or undefined when it can. */
 export function whyUncloneable(value: unknown, name: string): string | undefined {
-  return findUncloneable(value, name, new Set());
-}
-
-/** Throws a TypeError naming the first argument (1-based) that cannot be sent to a worker. */
-export function checkCloneableArgs(where: string, args: readonly unknown[]): void {
-  for (let i = 0; i < args.length; i++) {
-    const bad = findUncloneable(args[i], `argument ${i + 1}`, new Set());
-    if (bad !== undefined) {
-      throw new TypeError(`${where}: ${bad}, which cannot be sent to a worker thread (it is not structured-cloneable)`);
-    }
-  }
+  return findUncloneable(value, name, undefined);
 }

@@ -33,7 +33,7 @@ import { closeWire, isSharedEndpoint, type SharedChannelWire } from '../channels
 import { Abort, blockTask, type Wait } from '../core/traps.js';
 import { describe } from '../core/validate.js';
 import type { CapacityLimiter } from '../sync/capacity-limiter.js';
-import { checkCloneableArgs } from '../../shared/cloneable.js';
+import { whyUncloneable } from '../../shared/cloneable.js';
 import { defaultWorkerPool, WorkerPool } from './pool.js';
 
 export type CancelMode = 'cooperative' | 'kill' | 'abandon';
@@ -109,9 +109,26 @@ export async function runInWorker(
   }
   if (!Array.isArray(args)) throw new TypeError(`runInWorker: args must be an array, got ${describe(args)}`);
   checkOptions(options);
-  checkCloneableArgs('runInWorker', args.map((arg) => (isWorkerCallback(arg) || isSharedEndpoint(arg) ? undefined : arg)));
+  // One pass: find the arguments that cross specially (callbacks, channel endpoints); check the rest.
+  let special = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (typeof arg === 'object' || typeof arg === 'function') {
+      if (isWorkerCallback(arg) || isSharedEndpoint(arg)) {
+        special = true;
+        continue;
+      }
+      const bad = whyUncloneable(arg, `argument ${i + 1}`);
+      if (bad !== undefined) {
+        throw new TypeError(`runInWorker: ${bad}, which cannot be sent to a worker thread (it is not structured-cloneable)`);
+      }
+    } else if (typeof arg === 'symbol') {
+      throw new TypeError(`runInWorker: argument ${i + 1} is a symbol, which cannot be sent to a worker thread`);
+    }
+  }
   const ctx = currentContext('runInWorker');
   cancelPoint(ctx);
+  if (!special) return dispatch(ctx, url, exportName, args, options, undefined);
   if (args.some(isSharedEndpoint)) {
     // Each endpoint crosses as a new slot of its channel; the slots close when the job settles
     // (whatever the worker did), so a crashed or killed worker leaves no channel open.
