@@ -213,6 +213,20 @@ test("a killed worker's endpoints are closed: the reader is not left waiting", a
   });
 });
 
+test("a worker killed by cancel: 'kill' has its endpoints closed too", async () => {
+  await withPool(async (pool) => {
+    const [tx, rx] = openSharedChannel<number>({ capacityBytes: 64 });
+    const got: number[] = [];
+    await openNursery(async (n) => {
+      n.startSoon(async () => {
+        await tx.use(() => moveOnAfter(200, () => runInWorker(fixture, 'sendThenSpin', [tx], { pool, cancel: 'kill', killAfterMs: 10 })));
+      });
+      for await (const v of rx) got.push(v);
+    });
+    assert.equal(got, [1], 'the reader got the value and then EndOfChannel, not a hang');
+  });
+});
+
 test('a cancelled receiveSync in a worker stops at once and closes its endpoint', async () => {
   await withPool(async (pool) => {
     const [, rx] = openSharedChannel<number>({ capacityBytes: 64 });
