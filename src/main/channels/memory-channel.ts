@@ -20,10 +20,11 @@ import {
   EndOfChannel,
   WouldBlock,
 } from '../../shared/errors.js';
-import { cancelPoint, checkpoint, schedulePoint } from '../core/checkpoint.js';
+import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext, type Context } from '../core/context.js';
 import { Abort, blockTask, type Wait } from '../core/traps.js';
-import { checkFunction, describe } from '../core/validate.js';
+import { describe } from '../core/validate.js';
+import { Closeable } from './closeable.js';
 import { Deque } from './deque.js';
 
 export interface MemoryChannelStatistics {
@@ -77,42 +78,16 @@ function firstOf<K>(items: Iterable<K>): K | undefined {
 }
 
 /**
- * What both endpoint kinds share: the channel state, their own closed flag, and the ways to close
- * (`close`, `aclose`, `use`, disposal).
+ * What both endpoint kinds share: the channel state and their own closed flag (the ways to
+ * close come from Closeable).
  */
-abstract class Endpoint<T> {
+abstract class Endpoint<T> extends Closeable {
   /** @internal */ readonly state: ChannelState<T>;
   protected closed = false;
 
   constructor(state: ChannelState<T>) {
+    super();
     this.state = state;
-  }
-
-  /** Closes this endpoint (idempotent, not a checkpoint). */
-  abstract close(): void;
-
-  /** Closes this endpoint, then checkpoints. */
-  async aclose(): Promise<void> {
-    this.close();
-    await checkpoint();
-  }
-
-  /** Runs `fn(this)` and closes this endpoint when it ends (Trio's `async with channel`). */
-  async use<R>(fn: (channel: this) => Promise<R> | R): Promise<R> {
-    checkFunction(`${this.constructor.name}.use`, 'fn', fn);
-    try {
-      return await fn(this);
-    } finally {
-      this.close();
-    }
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.close();
   }
 
   statistics(): MemoryChannelStatistics {

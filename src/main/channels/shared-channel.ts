@@ -38,10 +38,11 @@ import {
   type RingView,
 } from '../../shared/ring.js';
 import { currentCall, isCancelledWord } from '../../shared/worker-call.js';
-import { cancelPoint, checkpoint, schedulePoint } from '../core/checkpoint.js';
+import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext, type Context } from '../core/context.js';
 import { Abort, blockTask, type Wait } from '../core/traps.js';
-import { checkFunction, describe } from '../core/validate.js';
+import { describe } from '../core/validate.js';
+import { Closeable } from './closeable.js';
 
 export interface SharedChannelStatistics {
   /** Bytes of frames in the ring now. */
@@ -140,7 +141,7 @@ async function waitForChange(ctx: Context, ring: RingView, index: number, counte
   }
 }
 
-abstract class SharedEndpoint {
+abstract class SharedEndpoint extends Closeable {
   /** @internal */ readonly ring: RingView;
   /** @internal */ readonly slot: number;
   protected abstract readonly kind: EndpointKind;
@@ -148,6 +149,7 @@ abstract class SharedEndpoint {
 
   /** @internal */
   constructor(ring: RingView, slot: number) {
+    super();
     this.ring = ring;
     this.slot = slot;
   }
@@ -165,30 +167,6 @@ abstract class SharedEndpoint {
       wakeLocal(this.ring.sab, H_DATA);
       wakeLocal(this.ring.sab, H_SPACE);
     }
-  }
-
-  /** Closes this endpoint, then checkpoints. */
-  async aclose(): Promise<void> {
-    this.close();
-    await checkpoint();
-  }
-
-  /** Runs `fn(this)` and closes this endpoint when it ends. */
-  async use<R>(fn: (channel: this) => Promise<R> | R): Promise<R> {
-    checkFunction(`${this.constructor.name}.use`, 'fn', fn);
-    try {
-      return await fn(this);
-    } finally {
-      this.close();
-    }
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.close();
   }
 
   /** @internal a new slot on the same channel, for a worker call argument. */
