@@ -4,10 +4,11 @@
  *
  * Memory layout (Int32 words, then bytes):
  *
- *     [0..15]   header: HEAD, TAIL (byte offsets), USED (bytes in the ring), the two locks,
- *               open SENDERS / RECEIVERS, DATA / SPACE sequence words (what waiters wait on),
- *               counts of waiting receivers / senders, CAPACITY, next endpoint slot
- *     [16..16+MAX_ENDPOINTS)   one word per endpoint ever opened: OPEN, then CLOSED
+ *     [0..95]   header: TAIL and the senders' lock, HEAD and the receivers' lock, USED (bytes in
+ *               the ring), DATA / SPACE sequence words (what waiters wait on) with the counts of
+ *               waiting receivers / senders, open SENDERS / RECEIVERS, CAPACITY, next endpoint
+ *               slot — in groups of one cache line each (see below)
+ *     [96..96+MAX_ENDPOINTS)   one word per endpoint ever opened: OPEN, then CLOSED
  *     then CAPACITY bytes of ring
  *
  * A frame is a 4-byte payload length, a 1-byte tag (see codec.ts) and the payload; it may wrap
@@ -29,20 +30,22 @@
 
 import { isMainThread } from 'node:worker_threads';
 
-export const H_HEAD = 0;
-export const H_TAIL = 1;
-export const H_USED = 2;
-export const H_WLOCK = 3;
-export const H_RLOCK = 4;
-export const H_SENDERS = 5;
-export const H_RECEIVERS = 6;
-export const H_DATA = 7;
-export const H_SPACE = 8;
-export const H_WAIT_RECV = 9;
-export const H_WAIT_SEND = 10;
-export const H_CAPACITY = 11;
-export const H_NEXT_SLOT = 12;
-const HEADER_WORDS = 16;
+// Header words, grouped by who writes them, one 64-byte cache line (16 words) per group, so a
+// sender's atomics do not keep stealing the line a receiver is using and the other way round.
+export const H_TAIL = 0; // senders
+export const H_WLOCK = 1;
+export const H_HEAD = 16; // receivers
+export const H_RLOCK = 17;
+export const H_USED = 32; // both: the one word the two sides meet on
+export const H_DATA = 48; // bumped by senders, watched by receivers
+export const H_WAIT_RECV = 49;
+export const H_SPACE = 64; // bumped by receivers, watched by senders
+export const H_WAIT_SEND = 65;
+export const H_SENDERS = 80; // rarely written
+export const H_RECEIVERS = 81;
+export const H_CAPACITY = 82;
+export const H_NEXT_SLOT = 83;
+const HEADER_WORDS = 96;
 export const MAX_ENDPOINTS = 1024;
 const SLOT_OPEN = 1;
 const SLOT_CLOSED = 2;
@@ -119,18 +122,25 @@ export function wakeAll(header: Int32Array): void {
 
 // ---- locks ---------------------------------------------------------------------------------------
 
+// A lock word is 0 (free), 1 (held) or 2 (held, and someone may sleep on it), so unlocking
+// costs one atomic exchange and notifies only when a thread actually went to sleep.
 function lock(header: Int32Array, index: number): void {
+  if (Atomics.compareExchange(header, index, 0, 1) === 0) return;
   let spins = 0;
-  while (Atomics.compareExchange(header, index, 0, 1) !== 0) {
-    // Held for one frame copy: spin. Past that (the holder was descheduled) yield the CPU
-    // briefly where blocking is allowed; the main thread cannot block, so it keeps spinning.
-    if (++spins > 1000 && canBlock) Atomics.wait(header, index, 1, 1);
+  for (;;) {
+    // Held for one frame copy: spin. Past that (the holder was descheduled) sleep briefly where
+    // blocking is allowed; the main thread cannot block, so it keeps spinning.
+    if (++spins > 1000 && canBlock) {
+      if (Atomics.exchange(header, index, 2) === 0) return;
+      Atomics.wait(header, index, 2, 1);
+    } else if (Atomics.compareExchange(header, index, 0, 1) === 0) {
+      return;
+    }
   }
 }
 
 function unlock(header: Int32Array, index: number): void {
-  Atomics.store(header, index, 0);
-  Atomics.notify(header, index, 1);
+  if (Atomics.exchange(header, index, 0) === 2) Atomics.notify(header, index, 1);
 }
 
 /** Atomics.wait is not allowed on the main thread. */
@@ -138,22 +148,42 @@ const canBlock = !isMainThread;
 
 // ---- copying with wrap-around --------------------------------------------------------------------
 
-// Copies go through Buffer#copy, a plain memmove in C++, whatever the backing memory is.
+// Large copies go through Buffer#copy (a plain memmove in C++); small ones, where its argument
+// checks cost more than the bytes, go by hand.
+const SMALL_COPY = 128;
+
 function copyIn(ring: RingView, position: number, source: Uint8Array): number {
   const { buffer, capacity } = ring;
-  const from = Buffer.from(source.buffer, source.byteOffset, source.byteLength);
-  const first = Math.min(from.byteLength, capacity - position);
+  const length = source.byteLength;
+  if (length <= SMALL_COPY) {
+    for (let i = 0; i < length; i++) {
+      buffer[position] = source[i]!;
+      if (++position === capacity) position = 0;
+    }
+    return position;
+  }
+  const from = Buffer.from(source.buffer, source.byteOffset, length);
+  const first = Math.min(length, capacity - position);
   from.copy(buffer, position, 0, first);
-  if (first < from.byteLength) from.copy(buffer, 0, first);
-  return (position + from.byteLength) % capacity;
+  if (first < length) from.copy(buffer, 0, first);
+  return (position + length) % capacity;
 }
 
-function copyOut(ring: RingView, position: number, target: Buffer): number {
+function copyOut(ring: RingView, position: number, target: Uint8Array): number {
   const { buffer, capacity } = ring;
-  const first = Math.min(target.byteLength, capacity - position);
-  buffer.copy(target, 0, position, position + first);
-  if (first < target.byteLength) buffer.copy(target, first, 0, target.byteLength - first);
-  return (position + target.byteLength) % capacity;
+  const length = target.byteLength;
+  if (length <= SMALL_COPY) {
+    for (let i = 0; i < length; i++) {
+      target[i] = buffer[position]!;
+      if (++position === capacity) position = 0;
+    }
+    return position;
+  }
+  const to = Buffer.from(target.buffer, target.byteOffset, length);
+  const first = Math.min(length, capacity - position);
+  buffer.copy(to, 0, position, position + first);
+  if (first < length) buffer.copy(to, first, 0, length - first);
+  return (position + length) % capacity;
 }
 
 const frameHeader = Buffer.alloc(FRAME_HEADER);
@@ -214,12 +244,13 @@ export function tryRead(ring: RingView): Frame | undefined {
     head = copyOut(ring, head, readHeader);
     const length = readHeader.readUInt32LE(0);
     const tag = readHeader[4]!;
-    // A fresh copy the caller owns (the ring's bytes are reused as soon as we let go).
-    const payload = Buffer.allocUnsafeSlow(length);
+    // A fresh copy the caller owns (the ring's bytes are reused as soon as we let go). Small
+    // ones get a Uint8Array of their own, large ones skip zero-filling.
+    const payload = length <= SMALL_COPY ? new Uint8Array(length) : Buffer.allocUnsafeSlow(length);
     head = copyOut(ring, head, payload);
     Atomics.store(header, H_HEAD, head);
     Atomics.sub(header, H_USED, FRAME_HEADER + length);
-    frame = { tag, payload: new Uint8Array(payload.buffer, payload.byteOffset, length) };
+    frame = { tag, payload: payload instanceof Buffer ? new Uint8Array(payload.buffer, payload.byteOffset, length) : payload };
   } finally {
     unlock(header, H_RLOCK);
   }
