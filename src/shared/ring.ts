@@ -29,6 +29,7 @@
  */
 
 import { isMainThread } from 'node:worker_threads';
+import { BrokenResourceError } from './errors.js';
 
 // Header words, grouped by who writes them, one 64-byte cache line (16 words) per group, so a
 // sender's atomics do not keep stealing the line a receiver is using and the other way round.
@@ -104,10 +105,14 @@ export function closeEndpoint(ring: RingView, kind: EndpointKind, slot: number):
   const left = Atomics.sub(ring.header, kind === 'send' ? H_SENDERS : H_RECEIVERS, 1) - 1;
   if (kind === 'receive' && left === 0) {
     // The last receiver: drop what is buffered (senders get BrokenResourceError from now on).
-    lock(ring.header, H_RLOCK);
-    Atomics.store(ring.header, H_HEAD, Atomics.load(ring.header, H_TAIL));
-    Atomics.store(ring.header, H_USED, 0);
-    unlock(ring.header, H_RLOCK);
+    try {
+      lock(ring.header, H_RLOCK);
+      Atomics.store(ring.header, H_HEAD, Atomics.load(ring.header, H_TAIL));
+      Atomics.store(ring.header, H_USED, 0);
+      unlock(ring.header, H_RLOCK);
+    } catch {
+      // A broken ring (a lock never released): nothing can be read from it any more anyway.
+    }
   }
   wakeAll(ring.header);
   return true;
@@ -124,13 +129,29 @@ export function wakeAll(header: Int32Array): void {
 
 // A lock word is 0 (free), 1 (held) or 2 (held, and someone may sleep on it), so unlocking
 // costs one atomic exchange and notifies only when a thread actually went to sleep.
+//
+// A lock is held for one frame's copy. A thread killed in the middle of one (cancel: 'kill')
+// never releases it, and the ring may hold half a frame: after LOCK_TIMEOUT_MS the channel is
+// reported broken rather than spinning (on the main thread, freezing the event loop) forever.
+const LOCK_TIMEOUT_MS = 250;
+
 function lock(header: Int32Array, index: number): void {
   if (Atomics.compareExchange(header, index, 0, 1) === 0) return;
   let spins = 0;
+  let deadline = 0;
   for (;;) {
-    // Held for one frame copy: spin. Past that (the holder was descheduled) sleep briefly where
-    // blocking is allowed; the main thread cannot block, so it keeps spinning.
-    if (++spins > 1000 && canBlock) {
+    if ((++spins & 1023) === 0) {
+      const now = performance.now();
+      if (deadline === 0) deadline = now + LOCK_TIMEOUT_MS;
+      else if (now > deadline) {
+        throw new BrokenResourceError(
+          'shared channel: a thread held its lock for too long (it was probably terminated mid-write); the channel is broken',
+        );
+      }
+    }
+    // Spin while the holder copies; past that, sleep briefly where blocking is allowed (the
+    // main thread cannot block, so it keeps spinning).
+    if (spins > 1000 && canBlock) {
       if (Atomics.exchange(header, index, 2) === 0) return;
       Atomics.wait(header, index, 2, 1);
     } else if (Atomics.compareExchange(header, index, 0, 1) === 0) {

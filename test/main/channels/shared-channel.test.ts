@@ -237,6 +237,21 @@ test('a cancelled receiveSync in a worker stops at once and closes its endpoint'
   });
 });
 
+test('a lock left held by a terminated thread breaks the channel instead of freezing the main thread', async () => {
+  await run(async () => {
+    const [tx, rx] = openSharedChannel<number>({ capacityBytes: 64 });
+    // White box: hold the senders' lock as a thread killed mid-write would have left it.
+    const header = (tx as unknown as { ring: { header: Int32Array } }).ring.header;
+    Atomics.store(header, 1, 1);
+    const t0 = performance.now();
+    const error = await rejection(tx.send(1));
+    assert.instance(error, BrokenResourceError);
+    assert.match((error as Error).message, /held its lock for too long/);
+    assert.ok(performance.now() - t0 < 2500);
+    rx.close();
+  });
+});
+
 test('sync endpoints refuse to block the main thread', mock(async () => {
   const [tx, rx] = openSharedChannel<number>({ capacityBytes: 64 });
   assert.throws(() => tx.sendSync(1), /would block the main thread/);
