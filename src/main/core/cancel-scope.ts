@@ -15,6 +15,7 @@
  */
 import { ExceptionGroup, isCancellation } from '../../shared/errors.js';
 import { CancelStatus, type StatusOwner } from './cancel-status.js';
+import { macrotaskDue, yieldToEventLoop } from './checkpoint.js';
 import { currentContext, storage, type Context } from './context.js';
 import type { DeadlineEntry, DeadlineOwner } from './deadlines.js';
 import type { Runner } from './runner.js';
@@ -197,7 +198,11 @@ export class CancelScope implements StatusOwner, DeadlineOwner {
       failed = true;
       error = e;
     }
-    return this.exit(status, failed, error, value);
+    const result = this.exit(status, failed, error, value);
+    // A scope that absorbed a cancellation raised on entry may have run without ever yielding to
+    // the event loop; a loop of such scopes must still let timers and I/O run now and then.
+    if (this._cancelledCaught && macrotaskDue()) await yieldToEventLoop();
+    return result;
   }
 
   private enter(ctx: Context): CancelStatus {

@@ -18,14 +18,26 @@ import { currentContext } from './context.js';
 const MACROTASK_EVERY = 1024;
 let schedulePointsSinceMacrotask = 0;
 
-function yieldToEventLoop(): Promise<void> {
+export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** @internal raises `Cancelled` if `ctx` is effectively cancelled (a cancel point). */
 export function cancelPoint(ctx: Context): void {
   ctx.task.cancelPoints++;
-  if (ctx.status.effectivelyCancelled) throw ctx.status.makeCancelled();
+  if (ctx.status.effectivelyCancelled) {
+    // Counted too: a loop whose every operation is cancelled on entry must still let the event
+    // loop run now and then (see macrotaskDue and CancelScope.runIn).
+    schedulePointsSinceMacrotask++;
+    throw ctx.status.makeCancelled();
+  }
+}
+
+/** @internal true (and the count reset) when it is the event loop's turn. */
+export function macrotaskDue(): boolean {
+  if (schedulePointsSinceMacrotask < MACROTASK_EVERY) return false;
+  schedulePointsSinceMacrotask = 0;
+  return true;
 }
 
 /**

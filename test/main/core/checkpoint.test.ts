@@ -53,4 +53,14 @@ test('a CPU loop that checkpoints is cancelled by a real-time deadline (10x slac
   assert.ok(elapsed < 200, `a 20 ms deadline cancelled the loop after ${elapsed} ms`);
 });
 
+test('a loop of operations cancelled on entry still lets the event loop run', async () => {
+  await run(async () => {
+    let fired = false;
+    setTimeout(() => { fired = true; }, 0);
+    let i = 0;
+    for (; i < 100_000 && !fired; i++) await moveOnAfter(0, () => checkpoint());
+    assert.ok(fired, `the timer never fired during ${i} cancelled operations`);
+  });
+});
+
 test.run();
