@@ -321,17 +321,30 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
     return new SharedReceiveChannel<T>(this.ring, openEndpoint(this.ring, 'receive'));
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
-    return {
-      next: async () => {
-        try {
-          return { value: await this.receive(), done: false };
-        } catch (error) {
-          if (error instanceof EndOfChannel) return { value: undefined, done: true };
-          throw error;
+  /** `receive()` reporting EndOfChannel as the end of iteration, in one async step per value. */
+  private async next(): Promise<IteratorResult<T, undefined>> {
+    const ctx = currentContext('SharedReceiveChannel iteration');
+    try {
+      for (;;) {
+        cancelPoint(ctx);
+        const seen = Atomics.load(this.ring.header, H_DATA);
+        const got = this.tryReceive();
+        if (got !== undefined) {
+          const macrotask = schedulePoint(ctx);
+          if (macrotask !== undefined) await macrotask;
+          return { value: got.value, done: false };
         }
-      },
-    };
+        if (spinUntilChanged(this.ring.header, H_DATA, seen)) continue;
+        await waitForChange(ctx, this.ring, H_DATA, H_WAIT_RECV, seen, 'SharedReceiveChannel.receive');
+      }
+    } catch (error) {
+      if (error instanceof EndOfChannel) return { value: undefined, done: true };
+      throw error;
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
+    return { next: () => this.next() };
   }
 
   /** In a worker: iterate with receiveSync until EndOfChannel. */
