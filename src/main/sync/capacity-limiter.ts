@@ -90,6 +90,13 @@ export class CapacityLimiter {
     this.borrowers.add(borrower);
   }
 
+  /** @internal takes a token for `borrower` if one is free and nobody waits; false otherwise. */
+  tryAcquireOnBehalfOf(borrower: unknown): boolean {
+    if (this.borrowers.size >= this._totalTokens || this.lot.size > 0 || this.borrowers.has(borrower)) return false;
+    this.borrowers.add(borrower);
+    return true;
+  }
+
   /** Waits for a token for the calling task. A checkpoint; a cancelled wait takes no token. */
   acquire(): Promise<void> {
     return this.acquireOnBehalfOf(currentContext('CapacityLimiter.acquire').task);

@@ -189,13 +189,16 @@ async function dispatch(
   const limiter = options.limiter ?? pool.limiter;
   const mode = options.cancel ?? 'cooperative';
 
-  // Queued: an ordinary cancellable wait for a thread. The borrower is this call.
+  // Queued: an ordinary cancellable wait for a thread. The borrower is this call. (The call
+  // itself is a schedule point through the wait below, so a free slot is taken without one.)
   const borrower = {};
-  try {
-    await limiter.acquireOnBehalfOf(borrower);
-  } catch (error) {
-    onSettled?.();
-    throw error;
+  if (!limiter.tryAcquireOnBehalfOf(borrower)) {
+    try {
+      await limiter.acquireOnBehalfOf(borrower);
+    } catch (error) {
+      onSettled?.();
+      throw error;
+    }
   }
   let job: WorkerJobHandle;
   try {
