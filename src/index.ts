@@ -68,3 +68,5 @@ export { workerCallback } from './main/workers/callbacks.js';
 export { mapInWorkers } from './main/workers/map-in-workers.js';
 export type { MapInWorkersOptions } from './main/workers/map-in-workers.js';
 export type { WorkerPoolOptions, WorkerPoolStatistics } from './main/workers/pool.js';
+
+export { openSignalReceiver, SignalReceiver } from './main/io/signals.js';

@@ -19,13 +19,24 @@ interface Interruptible {
 interface SigintRegistry {
   runs: Set<Interruptible>;
   listener: (() => void) | undefined;
+  /** Open `openSignalReceiver` blocks that take SIGINT: while any is open, Ctrl-C is theirs. */
+  receivers: number;
 }
 
 const KEY = Symbol.for('triode.sigintRegistry');
 const g = globalThis as typeof globalThis & { [KEY]?: SigintRegistry };
-const registry: SigintRegistry = (g[KEY] ??= { runs: new Set(), listener: undefined });
+const registry: SigintRegistry = (g[KEY] ??= { runs: new Set(), listener: undefined, receivers: 0 });
+
+export function signalReceiverOpened(): void {
+  registry.receivers++;
+}
+
+export function signalReceiverClosed(): void {
+  registry.receivers--;
+}
 
 function onSigint(): void {
+  if (registry.receivers > 0) return; // a signal receiver for SIGINT is open: it gets Ctrl-C
   const runs = Array.from(registry.runs);
   if (runs.some((r) => r.kiPending)) {
     // Second Ctrl-C during shutdown: give the signal back to Node.
