@@ -25,39 +25,14 @@ import {
 } from '../shared/worker-call.js';
 import { CancelScope } from '../main/core/cancel-scope.js';
 import { run } from '../main/core/runner.js';
+import { loadExport } from './load-export.js';
 import { endpointFromWire, isSharedChannelWire } from '../main/channels/shared-channel.js';
 
 type AnyFunction = (...args: unknown[]) => unknown;
 
-const moduleCache = new Map<string, Record<string, unknown>>();
-
 /** The pool's block of cancel words, sent once to this thread as piscina's workerData. */
 function poolCancelWords(): Int32Array {
   return (workerData as { cancelWords: Int32Array }).cancelWords;
-}
-
-async function loadExport(url: string, exportName: string): Promise<AnyFunction> {
-  let mod = moduleCache.get(url);
-  if (mod === undefined) {
-    try {
-      mod = (await import(url)) as Record<string, unknown>;
-    } catch (error) {
-      throw new Error(`triode: cannot load worker module ${url}: ${(error as Error)?.message ?? String(error)}`, {
-        cause: error,
-      });
-    }
-    moduleCache.set(url, mod);
-  }
-  let fn = mod[exportName];
-  // A CommonJS module's exports arrive as `default` when Node cannot see them statically.
-  if (fn === undefined && mod.default !== null && typeof mod.default === 'object') {
-    fn = (mod.default as Record<string, unknown>)[exportName];
-  }
-  if (typeof fn !== 'function') {
-    const names = Object.keys(mod).join(', ') || '(none)';
-    throw new Error(`triode: worker module ${url} has no function export named "${exportName}" (its exports: ${names})`);
-  }
-  return fn as AnyFunction;
 }
 
 function isAsyncFunction(fn: AnyFunction): boolean {

@@ -6,6 +6,7 @@
  * worker entry.
  */
 import { errorToWire } from '../shared/error-wire.js';
+import { loadExport } from './load-export.js';
 import type { SharedReceiveChannel, SharedSendChannel } from '../main/channels/shared-channel.js';
 
 type Job = [batch: number, items: unknown[]];
@@ -17,15 +18,7 @@ export async function mapLoop(
   url: string,
   exportName: string,
 ): Promise<number> {
-  const mod = (await import(url)) as Record<string, unknown>;
-  let fn = mod[exportName];
-  if (fn === undefined && mod.default !== null && typeof mod.default === 'object') {
-    fn = (mod.default as Record<string, unknown>)[exportName];
-  }
-  if (typeof fn !== 'function') {
-    throw new Error(`mapInWorkers: worker module ${url} has no function export named "${exportName}"`);
-  }
-  const apply = fn as (item: unknown) => unknown;
+  const apply = await loadExport(url, exportName);
   let done = 0;
   for (const [batch, items] of input.syncIterator()) {
     const values = new Array<unknown>(items.length);

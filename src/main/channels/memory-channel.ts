@@ -23,7 +23,7 @@ import {
 import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext, type Context } from '../core/context.js';
 import { Abort, blockTask, type Wait } from '../core/traps.js';
-import { describe } from '../core/validate.js';
+import { checkInteger } from '../core/validate.js';
 import { Closeable } from './closeable.js';
 import { Deque } from './deque.js';
 
@@ -303,14 +303,7 @@ export class MemoryReceiveChannel<T> extends Endpoint<T> implements AsyncIterabl
  * ```
  */
 export function openMemoryChannel<T>(maxBufferSize: number): [MemorySendChannel<T>, MemoryReceiveChannel<T>] {
-  if (typeof maxBufferSize !== 'number') {
-    throw new TypeError(`openMemoryChannel: maxBufferSize must be a number, got ${describe(maxBufferSize)}`);
-  }
-  if (maxBufferSize !== Infinity && (!Number.isInteger(maxBufferSize) || maxBufferSize < 0)) {
-    throw new RangeError(
-      `openMemoryChannel: maxBufferSize must be a non-negative integer or Infinity, got ${maxBufferSize}`,
-    );
-  }
+  checkInteger('openMemoryChannel', 'maxBufferSize', maxBufferSize, 0, true);
   const state = new ChannelState<T>(maxBufferSize);
   return [new MemorySendChannel(state), new MemoryReceiveChannel(state)];
 }

@@ -41,7 +41,7 @@ import { currentCall, isCancelledWord } from '../../shared/worker-call.js';
 import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext, type Context } from '../core/context.js';
 import { Abort, blockTask, type Wait } from '../core/traps.js';
-import { describe } from '../core/validate.js';
+import { checkInteger, describe } from '../core/validate.js';
 import { Closeable } from './closeable.js';
 
 export interface SharedChannelStatistics {
@@ -145,7 +145,6 @@ abstract class SharedEndpoint extends Closeable {
   /** @internal */ readonly ring: RingView;
   /** @internal */ readonly slot: number;
   protected abstract readonly kind: EndpointKind;
-  private closedHere = false;
 
   /** @internal */
   constructor(ring: RingView, slot: number) {
@@ -155,14 +154,15 @@ abstract class SharedEndpoint extends Closeable {
   }
 
   protected checkOpen(): void {
-    if (this.closedHere || !isEndpointOpen(this.ring, this.slot)) {
+    // The slot's state in shared memory is the one truth: another thread may have closed it
+    // (the caller closes a worker's slots once its call has settled).
+    if (!isEndpointOpen(this.ring, this.slot)) {
       throw new ClosedResourceError(`this shared ${this.kind} channel was closed`);
     }
   }
 
   /** Closes this endpoint (idempotent, not a checkpoint). Peers blocked on the channel re-check. */
   close(): void {
-    this.closedHere = true;
     if (closeEndpoint(this.ring, this.kind, this.slot)) {
       wakeLocal(this.ring.sab, H_DATA);
       wakeLocal(this.ring.sab, H_SPACE);
@@ -400,9 +400,7 @@ export function openSharedChannel<T>(options: SharedChannelOptions): [SharedSend
     throw new TypeError(`openSharedChannel: options must be an object, got ${describe(options)}`);
   }
   const { capacityBytes } = options;
-  if (typeof capacityBytes !== 'number' || !Number.isInteger(capacityBytes) || capacityBytes < 16) {
-    throw new RangeError(`openSharedChannel: capacityBytes must be an integer ≥ 16, got ${describe(capacityBytes)}`);
-  }
+  checkInteger('openSharedChannel', 'capacityBytes', capacityBytes, 16);
   const ring = viewRing(createRing(capacityBytes));
   return [new SharedSendChannel<T>(ring, openEndpoint(ring, 'send')), new SharedReceiveChannel<T>(ring, openEndpoint(ring, 'receive'))];
 }

@@ -278,7 +278,6 @@ async function runTask(task: Task, fn: (...args: unknown[]) => unknown, args: un
   } catch (e) {
     error = e;
   }
-  task.exited = true;
   if (task.lotBreakers !== undefined) {
     for (const lot of task.lotBreakers) lot.breakLot(task);
     task.lotBreakers = undefined;

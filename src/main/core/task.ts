@@ -28,8 +28,6 @@ export class Task {
   /** Counters for `assertCheckpoints`: every checkpoint and every wait bumps both. */
   cancelPoints = 0;
   schedulePoints = 0;
-  /** Set once the task's function has finished and its nursery was told. */
-  exited = false;
   /** TaskLocal values. Shared copy-on-write with the task that spawned it (see task-local.ts). */
   locals: Map<object, unknown>;
   localsShared: boolean;

@@ -22,6 +22,22 @@ export function checkDeadline(where: string, name: string, value: unknown): numb
   return value;
 }
 
+/**
+ * A count: an integer ≥ `min` (and Infinity when `infinity` allows it). TypeError for a
+ * non-number, RangeError for a number out of range.
+ */
+export function checkInteger(where: string, name: string, value: unknown, min: number, infinity = false): number {
+  if (typeof value !== 'number') {
+    throw new TypeError(`${where}: ${name} must be a number, got ${describe(value)}`);
+  }
+  if (value === Infinity && infinity) return value;
+  if (!Number.isInteger(value) || value < min) {
+    const what = min === 0 ? 'a non-negative integer' : min === 1 ? 'a positive integer' : `an integer ≥ ${min}`;
+    throw new RangeError(`${where}: ${name} must be ${what}${infinity ? ' or Infinity' : ''}, got ${value}`);
+  }
+  return value;
+}
+
 export function checkFunction(where: string, name: string, value: unknown): void {
   if (typeof value !== 'function') {
     throw new TypeError(`${where}: ${name} must be a function, got ${describe(value)}`);

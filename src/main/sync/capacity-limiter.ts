@@ -8,7 +8,7 @@ import { WouldBlock } from '../../shared/errors.js';
 import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
 import type { Task } from '../core/task.js';
-import { describe } from '../core/validate.js';
+import { checkInteger } from '../core/validate.js';
 import { ParkingLot } from './parking-lot.js';
 import { useAcquired } from './use.js';
 
@@ -17,16 +17,6 @@ export interface CapacityLimiterStatistics {
   totalTokens: number;
   borrowers: unknown[];
   tasksWaiting: number;
-}
-
-function checkTotal(value: unknown): number {
-  if (value === Infinity) return value;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new (typeof value === 'number' ? RangeError : TypeError)(
-      `CapacityLimiter: totalTokens must be a positive integer or Infinity, got ${describe(value)}`,
-    );
-  }
-  return value;
 }
 
 /**
@@ -44,7 +34,7 @@ export class CapacityLimiter {
   private readonly lot = new ParkingLot();
 
   constructor(totalTokens: number) {
-    this._totalTokens = checkTotal(totalTokens);
+    this._totalTokens = checkInteger('CapacityLimiter', 'totalTokens', totalTokens, 1, true);
   }
 
   /** The number of tokens. Settable; raising it wakes waiters at once. */
@@ -53,7 +43,7 @@ export class CapacityLimiter {
   }
 
   set totalTokens(value: number) {
-    this._totalTokens = checkTotal(value);
+    this._totalTokens = checkInteger('CapacityLimiter', 'totalTokens', value, 1, true);
     this.wakeWaiters();
   }
 

@@ -17,7 +17,7 @@ import { BrokenResourceError } from '../../shared/errors.js';
 import { currentContext } from '../core/context.js';
 import type { Task } from '../core/task.js';
 import { Abort, blockTask, type Outcome, type Wait } from '../core/traps.js';
-import { describe } from '../core/validate.js';
+import { checkInteger, describe } from '../core/validate.js';
 
 export interface ParkingLotStatistics {
   /** Tasks parked here now. */
@@ -28,14 +28,6 @@ export interface ParkingLotStatistics {
 function abortParked(_raiseCancel: unknown, wait: Wait): Abort {
   (wait.customSleepData as ParkingLot).parked.delete(wait);
   return Abort.SUCCEEDED;
-}
-
-function checkCount(where: string, count: unknown): number {
-  if (count === Infinity) return Infinity;
-  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
-    throw new RangeError(`${where}: count must be a non-negative integer or Infinity, got ${describe(count)}`);
-  }
-  return count;
 }
 
 /**
@@ -76,7 +68,7 @@ export class ParkingLot {
 
   /** Wakes up to `count` tasks, oldest first; returns them. Not a checkpoint. */
   unpark(count = 1): Task[] {
-    checkCount('ParkingLot.unpark', count);
+    checkInteger('ParkingLot.unpark', 'count', count, 0, true);
     const woken: Task[] = [];
     for (const wait of this.parked) {
       if (woken.length >= count) break;
@@ -112,7 +104,7 @@ export class ParkingLot {
     if (!(newLot instanceof ParkingLot)) {
       throw new TypeError(`ParkingLot.repark: newLot must be a ParkingLot, got ${describe(newLot)}`);
     }
-    checkCount('ParkingLot.repark', count);
+    checkInteger('ParkingLot.repark', 'count', count, 0, true);
     let moved = 0;
     for (const wait of this.parked) {
       if (moved >= count) break;

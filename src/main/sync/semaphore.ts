@@ -2,21 +2,12 @@
 import { WouldBlock } from '../../shared/errors.js';
 import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
-import { describe } from '../core/validate.js';
+import { checkInteger } from '../core/validate.js';
 import { ParkingLot } from './parking-lot.js';
 import { useAcquired } from './use.js';
 
 export interface SemaphoreStatistics {
   tasksWaiting: number;
-}
-
-function checkCount(where: string, name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new (typeof value === 'number' ? RangeError : TypeError)(
-      `${where}: ${name} must be a non-negative integer, got ${describe(value)}`,
-    );
-  }
-  return value;
 }
 
 /**
@@ -33,9 +24,9 @@ export class Semaphore {
   private readonly lot = new ParkingLot();
 
   constructor(initialValue: number, options: { maxValue?: number } = {}) {
-    this._value = checkCount('Semaphore', 'initialValue', initialValue);
+    this._value = checkInteger('Semaphore', 'initialValue', initialValue, 0);
     if (options.maxValue !== undefined) {
-      this._maxValue = checkCount('Semaphore', 'maxValue', options.maxValue);
+      this._maxValue = checkInteger('Semaphore', 'maxValue', options.maxValue, 0);
       if (this._value > this._maxValue) {
         throw new RangeError(`Semaphore: initialValue ${initialValue} is larger than maxValue ${options.maxValue}`);
       }

@@ -1,6 +1,6 @@
 import { Cancelled } from '../../shared/errors.js';
 import { Event } from '../sync/event.js';
-import { checkFunction } from '../core/validate.js';
+import { checkFunction, checkInteger } from '../core/validate.js';
 
 /**
  * Forces tasks to run pieces of code in a chosen order, for tests of interleavings: the block
@@ -27,9 +27,7 @@ export class Sequencer {
 
   /** Runs `fn` at sequence `position` (a non-negative integer). A checkpoint when it waits. */
   async block<T>(position: number, fn: () => Promise<T> | T): Promise<T> {
-    if (!Number.isInteger(position) || position < 0) {
-      throw new RangeError(`Sequencer.block: position must be a non-negative integer, got ${position}`);
-    }
+    checkInteger('Sequencer.block', 'position', position, 0);
     checkFunction('Sequencer.block', 'fn', fn);
     if (this.claimed.has(position)) throw new Error(`Sequencer: position ${position} was already used`);
     if (this.broken) throw new Error('Sequencer: the sequence is broken');

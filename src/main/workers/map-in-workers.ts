@@ -16,10 +16,10 @@ import { Cancelled, ClosedResourceError, EndOfChannel, WouldBlock } from '../../
 import { CancelScope } from '../core/cancel-scope.js';
 import { currentContext } from '../core/context.js';
 import { abandonOnCancel } from '../core/abort-signal.js';
-import { describe } from '../core/validate.js';
+import { checkInteger, describe } from '../core/validate.js';
 import { closeWire, openSharedChannel } from '../channels/shared-channel.js';
 import { defaultWorkerPool, type WorkerPool } from './pool.js';
-import { startJob, type WorkerJobHandle } from './run-in-worker.js';
+import { moduleUrl, startJob, type WorkerJobHandle } from './run-in-worker.js';
 
 export interface MapInWorkersOptions {
   /** The pool (default: the default pool). */
@@ -39,10 +39,6 @@ export interface MapInWorkersOptions {
 type MapResult = [batch: number, values: unknown[]] | [batch: number, values: undefined, error: unknown];
 
 const mapLoopUrl = new URL('./map-loop.js', import.meta.url).href;
-
-function moduleHref(module: string | URL): string {
-  return module instanceof URL ? module.href : new URL(module, `file://${process.cwd()}/`).href;
-}
 
 /**
  * Applies `module`'s export `exportName` to each item of `source` in worker threads and yields
@@ -75,15 +71,16 @@ export async function* mapInWorkers<T, R = unknown>(
   const maxInFlight = options.maxInFlight ?? 1024 * concurrency;
   const capacityBytes = options.capacityBytes ?? 1 << 20;
   const batchSize = options.batchSize ?? 64;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`mapInWorkers: batchSize must be a positive integer, got ${batchSize}`);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`mapInWorkers: concurrency must be a positive integer, got ${concurrency}`);
-  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new RangeError(`mapInWorkers: maxInFlight must be a positive integer, got ${maxInFlight}`);
+  checkInteger('mapInWorkers', 'batchSize', batchSize, 1);
+  checkInteger('mapInWorkers', 'concurrency', concurrency, 1);
+  checkInteger('mapInWorkers', 'maxInFlight', maxInFlight, 1);
+  checkInteger('mapInWorkers', 'capacityBytes', capacityBytes, 16);
 
   const iterator: Iterator<T> | AsyncIterator<T> =
     Symbol.asyncIterator in source ? (source as AsyncIterable<T>)[Symbol.asyncIterator]() : (source as Iterable<T>)[Symbol.iterator]();
   const [inTx, inRx] = openSharedChannel<[number, T[]]>({ capacityBytes });
   const [outTx, outRx] = openSharedChannel<MapResult>({ capacityBytes });
-  const url = moduleHref(module);
+  const url = moduleUrl(module, 'mapInWorkers');
 
   // N long-lived jobs, started without a task each (this generator runs in the consumer's task
   // and may wait in one place only): it holds their handles and, in `finally`, cancels them and

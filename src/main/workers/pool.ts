@@ -15,7 +15,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { ClosedResourceError } from '../../shared/errors.js';
 import { CancelWords } from '../../shared/worker-call.js';
-import { checkFunction, describe } from '../core/validate.js';
+import { checkFunction, checkInteger, describe } from '../core/validate.js';
 import { CapacityLimiter } from '../sync/capacity-limiter.js';
 
 export interface WorkerPoolOptions {
@@ -48,13 +48,6 @@ const JOBS_PER_THREAD = 2;
 /** Where the worker entry is, next to this module in `dist/` (named by path, never imported). */
 const entryUrl = new URL('./worker-entry.js', import.meta.url).href;
 
-function checkCount(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new RangeError(`WorkerPool: ${name} must be an integer ≥ ${min}, got ${describe(value)}`);
-  }
-  return value;
-}
-
 /**
  * A pool of worker threads for `runInWorker` / `workerModule`.
  *
@@ -75,8 +68,8 @@ export class WorkerPool {
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`WorkerPool: options must be an object, got ${describe(options)}`);
     }
-    const maxThreads = checkCount('maxThreads', options.maxThreads ?? availableParallelism(), 1);
-    const minThreads = checkCount('minThreads', options.minThreads ?? 0, 0);
+    const maxThreads = checkInteger('WorkerPool', 'maxThreads', options.maxThreads ?? availableParallelism(), 1);
+    const minThreads = checkInteger('WorkerPool', 'minThreads', options.minThreads ?? 0, 0);
     if (minThreads > maxThreads) throw new RangeError('WorkerPool: minThreads must not exceed maxThreads');
     const idleTimeout = options.idleTimeoutMs ?? 1000;
     if (typeof idleTimeout !== 'number' || Number.isNaN(idleTimeout) || idleTimeout < 0) {

@@ -53,10 +53,11 @@ export interface WorkerCallOptions {
 
 const DEFAULT_KILL_AFTER_MS = 100;
 
-function moduleUrl(module: string | URL): string {
+/** @internal the file: URL a worker loads for `module` (a URL, or a path relative to the working directory). */
+export function moduleUrl(module: string | URL, where = 'runInWorker'): string {
   if (module instanceof URL) return module.href;
   if (typeof module !== 'string' || module === '') {
-    throw new TypeError(`runInWorker: module must be a path or a URL, got ${describe(module)}`);
+    throw new TypeError(`${where}: module must be a path or a URL, got ${describe(module)}`);
   }
   return /^(file|data|node):/.test(module) ? module : pathToFileURL(resolvePath(module)).href;
 }
@@ -325,7 +326,7 @@ export type WorkerModule<M> = {
  * ```
  */
 export function workerModule<M>(module: string | URL, options: WorkerCallOptions = {}): WorkerModule<M> {
-  const url = moduleUrl(module);
+  const url = moduleUrl(module, 'workerModule');
   checkOptions(options);
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   return new Proxy(Object.create(null) as WorkerModule<M>, {

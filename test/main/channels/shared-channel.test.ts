@@ -227,6 +227,18 @@ test("a worker killed by cancel: 'kill' has its endpoints closed too", async () 
   });
 });
 
+test('a cancelled sendSync in a worker (ring full, nobody reading) stops at once and closes its endpoint', async () => {
+  await withPool(async (pool) => {
+    await runInWorker(fixture, 'add', [0, 0], { pool }); // a warm thread: the call starts at once
+    const [tx, rx] = openSharedChannel<number>({ capacityBytes: 32 });
+    const t0 = performance.now();
+    assert.is(await moveOnAfter(30, () => runInWorker(fixture, 'produce', [tx, 1_000_000], { pool })), undefined);
+    assert.ok(performance.now() - t0 < 1000);
+    assert.is(tx.statistics().openSendChannels, 1, "the worker's endpoint is closed again");
+    assert.is(rx.receiveNowait(), 0, 'what it sent before the cancel is still there, in order');
+  });
+});
+
 test('a cancelled receiveSync in a worker stops at once and closes its endpoint', async () => {
   await withPool(async (pool) => {
     const [, rx] = openSharedChannel<number>({ capacityBytes: 64 });
