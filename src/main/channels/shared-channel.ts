@@ -40,8 +40,8 @@ import {
 import { currentCall, isCancelledWord } from '../../shared/worker-call.js';
 import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext, type Context } from '../core/context.js';
-import { Abort, blockTask, type Wait } from '../core/traps.js';
 import { checkInteger, describe } from '../core/validate.js';
+import { ParkingLot } from '../sync/parking-lot.js';
 import { Closeable } from './closeable.js';
 
 export interface SharedChannelStatistics {
@@ -88,35 +88,31 @@ function checkCallCancelled(): void {
 }
 
 /**
- * This thread's tasks waiting on each ring, by sequence word. A wake-up from another thread
- * comes through `Atomics.waitAsync`; one from this thread is delivered at once, synchronously,
+ * This thread's tasks waiting on each ring, by sequence word, each in a ParkingLot. A wake-up
+ * from another thread comes through `Atomics.waitAsync`; one from this thread is delivered at
+ * once, synchronously,
  * so a run whose tasks talk through a shared channel among themselves wakes as promptly as with
  * a memory channel (and MockClock's autojump never sees such a task as stuck while a wake-up is
  * still in flight).
  */
-const waitersByRing = new WeakMap<SharedArrayBuffer, [Set<Wait>, Set<Wait>]>();
+const lotsByRing = new WeakMap<SharedArrayBuffer, [ParkingLot, ParkingLot]>();
 
-function localWaiters(sab: SharedArrayBuffer, index: number): Set<Wait> {
-  let pair = waitersByRing.get(sab);
-  if (pair === undefined) waitersByRing.set(sab, (pair = [new Set(), new Set()]));
+/** This thread's queue of tasks waiting on `index` (H_DATA or H_SPACE) of the ring. */
+function localLot(sab: SharedArrayBuffer, index: number): ParkingLot {
+  let pair = lotsByRing.get(sab);
+  if (pair === undefined) lotsByRing.set(sab, (pair = [new ParkingLot(), new ParkingLot()]));
   return pair[index === H_DATA ? 0 : 1];
 }
 
 /** Wakes this thread's waiters on `index` of the ring (they re-check and wait again if need be). */
 function wakeLocal(sab: SharedArrayBuffer, index: number): void {
-  const pair = waitersByRing.get(sab);
-  if (pair === undefined) return;
-  const set = pair[index === H_DATA ? 0 : 1];
-  if (set.size === 0) return;
-  for (const wait of Array.from(set)) {
-    set.delete(wait);
-    if (!wait.isSettled) wait.reschedule(undefined);
-  }
+  const lot = lotsByRing.get(sab)?.[index === H_DATA ? 0 : 1];
+  if (lot !== undefined && lot.size > 0) lot.unparkAll();
 }
 
 /**
- * Waits (as a triode wait) until `header[index]` is no longer `seen`. Never consumes anything, so
- * a cancelled wait loses nothing.
+ * Waits (in this thread's ParkingLot for the word) until `header[index]` is no longer `seen`, or
+ * a task of this thread wakes the lot. Never consumes anything, so a cancelled wait loses nothing.
  */
 async function waitForChange(ctx: Context, ring: RingView, index: number, counter: number, seen: number, what: string): Promise<void> {
   const header = ring.header;
@@ -124,18 +120,17 @@ async function waitForChange(ctx: Context, ring: RingView, index: number, counte
   try {
     const result = Atomics.waitAsync(header, index, seen);
     if (!result.async) return;
-    const wait = blockTask(ctx, () => {
-      // Settle our own waitAsync too (waking other waiters on this word is harmless: they retry).
+    const lot = localLot(ring.sab, index);
+    // A change made by another thread: wake this thread's waiters on the word (they re-check).
+    void result.value.then(() => lot.unparkAll());
+    try {
+      await lot.parkWait(ctx, what).promise;
+    } catch (error) {
+      // Cancelled: settle our Atomics.waitAsync too, so none outlives the wait (waking other
+      // waiters on this word is harmless: they re-check).
       Atomics.notify(header, index);
-      localWaiters(ring.sab, index).delete(wait);
-      return Abort.SUCCEEDED;
-    }, what);
-    localWaiters(ring.sab, index).add(wait);
-    void result.value.then(() => {
-      localWaiters(ring.sab, index).delete(wait);
-      if (!wait.isSettled) wait.reschedule(undefined);
-    });
-    await wait.promise;
+      throw error;
+    }
   } finally {
     Atomics.sub(header, counter, 1);
   }
