@@ -70,3 +70,14 @@ export type { MapInWorkersOptions } from './main/workers/map-in-workers.js';
 export type { WorkerPoolOptions, WorkerPoolStatistics } from './main/workers/pool.js';
 
 export { openSignalReceiver, SignalReceiver } from './main/io/signals.js';
+
+export type {
+  AsyncResource,
+  SendStream,
+  ReceiveStream,
+  Stream,
+  HalfCloseableStream,
+  Listener,
+} from './main/streams/abc.js';
+export { StapledStream } from './main/streams/stapled-stream.js';
+export { acloseForcefully } from './main/streams/aclose-forcefully.js';
