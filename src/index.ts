@@ -81,3 +81,11 @@ export type {
 } from './main/streams/abc.js';
 export { StapledStream } from './main/streams/stapled-stream.js';
 export { acloseForcefully } from './main/streams/aclose-forcefully.js';
+export { SocketStream } from './main/streams/socket-stream.js';
+export { SocketListener } from './main/streams/socket-listener.js';
+export { openTcpStream, openTcpListeners, serveTcp } from './main/streams/tcp.js';
+export type { OpenTcpStreamOptions, OpenTcpListenersOptions, ServeTcpOptions } from './main/streams/tcp.js';
+export { serveListeners } from './main/streams/serve.js';
+export type { ServeListenersOptions } from './main/streams/serve.js';
+export { openUnixSocket, openUnixListener, serveUnix } from './main/streams/unix.js';
+export type { UnixListenerOptions, ServeUnixOptions } from './main/streams/unix.js';

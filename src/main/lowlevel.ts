@@ -15,3 +15,5 @@ export type { Instrument } from './core/instruments.js';
 export { ParkingLot } from './sync/parking-lot.js';
 export type { ParkingLotStatistics } from './sync/parking-lot.js';
 export { checkpointIfCancelled, cancelShieldedCheckpoint } from './core/checkpoint.js';
+export { happyEyeballs } from './streams/happy-eyeballs.js';
+export { waitForEvent } from './io/wait-event.js';

@@ -383,7 +383,9 @@ export async function checkHalfCloseableStream<S extends HalfCloseableStream>(
     await withPair(makeCloggedPair, async (a) => {
       await expectError(BusyResourceError, 'sendEof during a blocked sendAll raises BusyResourceError', () =>
         openNursery(async (nursery) => {
-          nursery.startSoon(() => a.sendAll(pattern(1_000_000, 17)));
+          nursery.startSoon(async () => {
+            for (;;) await a.sendAll(pattern(65_536, 17));
+          });
           await waitAllTasksBlocked();
           nursery.startSoon(() => a.sendEof());
         }),

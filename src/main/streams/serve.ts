@@ -1,0 +1,109 @@
+/**
+ * Servers: `serveListeners` accepts on listeners forever and runs a handler task per
+ * connection; `serveTcp` and `serveUnix` open the listeners first. Under `nursery.start` they
+ * resolve with the listeners once accepting has begun, so port 0 works:
+ *
+ * ```ts
+ * const [listener] = await nursery.start(serveTcp, handler, 0, { host: '127.0.0.1' });
+ * const { port } = listener.address() as AddressInfo;
+ * ```
+ */
+import { isCancellation } from '../../shared/errors.js';
+import { TASK_STATUS_IGNORED, openNursery, type Nursery, type TaskStatus } from '../core/nursery.js';
+import { sleep } from '../core/sleep.js';
+import { checkFunction } from '../core/validate.js';
+import type { AsyncResource, Listener } from './abc.js';
+import { acloseForcefully } from './aclose-forcefully.js';
+
+export interface ServeListenersOptions {
+  /** Where the handler tasks run (default: a nursery inside the server). */
+  handlerNursery?: Nursery;
+  /**
+   * Called with an accept error the server survives (out of file descriptors or memory) before
+   * it waits 100 ms and accepts again. Default: `console.error`.
+   */
+  onAcceptError?: (error: Error) => void;
+}
+
+/** Accept errors that mean "the machine is short of something right now": log, wait, retry. */
+const TRANSIENT_ACCEPT_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS']);
+const ACCEPT_RETRY_MS = 100;
+
+/** True for a `TaskStatus` passed where options were expected (`nursery.start(serve, h, port)`). */
+function isTaskStatus(value: unknown): value is TaskStatus<never> {
+  return typeof (value as TaskStatus | null)?.started === 'function';
+}
+
+/**
+ * Splits the trailing `(options, taskStatus)` arguments: `nursery.start` appends the task
+ * status after the arguments it was given, so it may arrive in the options position.
+ */
+export function optionsAndStatus<O extends object, T>(
+  options: O | TaskStatus<T> | undefined,
+  taskStatus: TaskStatus<T> | undefined,
+): [Partial<O>, TaskStatus<T>] {
+  if (isTaskStatus(options)) return [{}, options as TaskStatus<T>];
+  return [(options ?? {}) as Partial<O>, taskStatus ?? (TASK_STATUS_IGNORED as TaskStatus<T>)];
+}
+
+async function serveOne<S extends AsyncResource>(
+  listener: Listener<S>,
+  handlerNursery: Nursery,
+  handler: (stream: S) => unknown,
+  onAcceptError: (error: Error) => void,
+): Promise<never> {
+  try {
+    for (;;) {
+      let stream: S;
+      try {
+        stream = await listener.accept();
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException | null)?.code;
+        if (isCancellation(error) || code === undefined || !TRANSIENT_ACCEPT_ERRORS.has(code)) throw error;
+        onAcceptError(error as Error);
+        await sleep(ACCEPT_RETRY_MS);
+        continue;
+      }
+      handlerNursery.startSoon(runHandler, handler, stream);
+    }
+  } finally {
+    await acloseForcefully(listener);
+  }
+}
+
+async function runHandler<S extends AsyncResource>(handler: (stream: S) => unknown, stream: S): Promise<void> {
+  try {
+    await handler(stream);
+  } finally {
+    await acloseForcefully(stream);
+  }
+}
+
+/**
+ * Accepts connections on every listener and runs `handler(stream)` for each in its own task
+ * (in `handlerNursery`, or a nursery of its own), closing the stream when the handler returns.
+ * Never returns; cancel it to stop, which closes the listeners. Transient accept errors
+ * (EMFILE, ENFILE, ENOMEM, ENOBUFS) are reported to `onAcceptError` and retried after 100 ms;
+ * any other accept error, or an error from a handler, ends the server with that error.
+ * Under `nursery.start` it resolves with `listeners` once it is accepting.
+ */
+export async function serveListeners<S extends AsyncResource, L extends Listener<S>>(
+  handler: (stream: S) => unknown,
+  listeners: L[],
+  options?: ServeListenersOptions | TaskStatus<L[]>,
+  taskStatus?: TaskStatus<L[]>,
+): Promise<never> {
+  checkFunction('serveListeners', 'handler', handler);
+  if (!Array.isArray(listeners) || listeners.some((l) => typeof (l as unknown as Listener<S> | null)?.accept !== 'function')) {
+    throw new TypeError('serveListeners: listeners must be an array of Listener objects');
+  }
+  const [opts, status] = optionsAndStatus<ServeListenersOptions, L[]>(options, taskStatus);
+  const onAcceptError =
+    opts.onAcceptError ?? ((error: Error) => console.error(`triode: accept failed (${error.message}); retrying in ${ACCEPT_RETRY_MS} ms`));
+  return openNursery<never>(async (nursery) => {
+    const handlerNursery = opts.handlerNursery ?? nursery;
+    for (const listener of listeners) nursery.startSoon(serveOne<S>, listener, handlerNursery, handler, onAcceptError);
+    status.started(listeners);
+    return undefined as never;
+  });
+}
