@@ -88,4 +88,6 @@ export type { OpenTcpStreamOptions, OpenTcpListenersOptions, ServeTcpOptions } f
 export { serveListeners } from './main/streams/serve.js';
 export type { ServeListenersOptions } from './main/streams/serve.js';
 export { openUnixSocket, openUnixListener, serveUnix } from './main/streams/unix.js';
+export { TLSStream, TLSListener, openTlsOverTcpStream, serveTlsOverTcp } from './main/streams/tls-stream.js';
+export type { TLSStreamOptions, ServeTlsOverTcpOptions } from './main/streams/tls-stream.js';
 export type { UnixListenerOptions, ServeUnixOptions } from './main/streams/unix.js';

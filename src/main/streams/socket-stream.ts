@@ -16,36 +16,14 @@
 import net from 'node:net';
 import { BrokenResourceError, ClosedResourceError } from '../../shared/errors.js';
 import { cancelPoint, checkpoint, schedulePoint } from '../core/checkpoint.js';
-import { currentContext, type Context } from '../core/context.js';
-import { Abort, blockTask, type Wait } from '../core/traps.js';
+import { currentContext } from '../core/context.js';
 import { describe } from '../core/validate.js';
 import type { HalfCloseableStream } from './abc.js';
 import { ConflictDetector } from './conflict-detector.js';
 import { checkData, checkMaxBytes, receiveChunks } from './receive-chunks.js';
+import { SideWaiter } from './side-waiter.js';
 
 const EMPTY = new Uint8Array(0);
-
-/** One task at most waits on each side; this is where it waits. */
-class SideWaiter {
-  private wait: Wait | undefined;
-
-  async block(ctx: Context, what: string): Promise<void> {
-    const wait = blockTask(ctx, () => {
-      if (this.wait === wait) this.wait = undefined;
-      return Abort.SUCCEEDED;
-    }, what);
-    this.wait = wait;
-    await wait.promise;
-  }
-
-  wake = (): void => {
-    const wait = this.wait;
-    if (wait !== undefined) {
-      this.wait = undefined;
-      wait.reschedule(undefined);
-    }
-  };
-}
 
 export class SocketStream implements HalfCloseableStream {
   /** The wrapped socket (for `remoteAddress`, `setKeepAlive`, …). Do not read from or write to it. */
@@ -156,7 +134,7 @@ export class SocketStream implements HalfCloseableStream {
         if (this.socket.writableLength > 0) {
           while (!written) {
             this.checkOpen();
-            if (this.failure !== undefined) throw this.brokenError();
+            if (this.failure !== undefined || this.socket.destroyed) throw this.brokenError();
             await this.sender.block(ctx, 'SocketStream.sendAll');
           }
           if (writeError) {
