@@ -7,6 +7,7 @@ const examples: Array<[file: string, what: string]> = [
   ['channel-producer-consumer.js', 'a channel between a producer and a consumer, closed by use()'],
   ['channel-fan-in-out.js', 'two producers and two consumers, each with its own clone()'],
   ['channel-without-clone.js', 'the same without clone(): ClosedResourceError'],
+  ['tcp-connection-ids.js', 'a TCP server (serveTcp) whose handlers set a task-local connection id'],
 ];
 
 for (const [file, what] of examples) {

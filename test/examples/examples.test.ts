@@ -41,6 +41,22 @@ test('timeout-footgun: the wrong form lets the job finish, the right one times i
   assert.not.match(out, /job B: finished/);
 });
 
+test('tcp-connection-ids: real clients; each handler logs under its own connection id', async () => {
+  const out = await runExample('tcp-connection-ids.js');
+  const ids = new Set<string>();
+  for (const words of ['hello', 'structured', 'concurrency']) {
+    const reply = out.match(new RegExp(`client "${words}" \\(port (\\d+)\\) got "${words.toUpperCase()}"`));
+    assert.ok(reply, `the client sending "${words}" got it back in upper case`);
+    const connected = out.match(new RegExp(`\\[connection (\\d+)\\] connected from port ${reply![1]}\\n`));
+    assert.ok(connected, 'the handler logged the connection from that client');
+    const id = connected![1]!;
+    ids.add(id);
+    assert.match(out, `[connection ${id}] answering "${words}"`, 'the child task logged under the same id');
+  }
+  assert.is(ids.size, 3, 'three connections, three ids');
+  assert.match(out, /server stopped/);
+});
+
 test('task-local: each handler logs its own request id', async () => {
   const out = await runExample('task-local.js');
   for (const id of [1, 2, 3]) {
