@@ -29,11 +29,12 @@ async function handler(stream: SocketStream): Promise<void> {
 
 async function client(port: number, words: string): Promise<void> {
   const stream = await openTcpStream('127.0.0.1', port);
+  const localPort = stream.socket.localPort;
   await stream.sendAll(new TextEncoder().encode(words));
   await stream.sendEof();
   let reply = '';
   for await (const chunk of stream) reply += new TextDecoder().decode(chunk);
-  console.log(`client "${words}" (port ${stream.socket.localPort}) got "${reply}"`);
+  console.log(`client "${words}" (port ${localPort}) got "${reply}"`);
   await stream.aclose();
 }
 
