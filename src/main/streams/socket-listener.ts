@@ -19,7 +19,7 @@ import { SocketStream } from './socket-stream.js';
 export const DEFAULT_BACKLOG = 511;
 
 /** Options every server a triode listener makes is created with. */
-export const SERVER_OPTIONS: net.ServerOpts = { allowHalfOpen: true, pauseOnConnect: true, noDelay: true };
+export const SERVER_OPTIONS: net.ServerOpts = { allowHalfOpen: true, pauseOnConnect: true, noDelay: true, highWaterMark: 65_536 };
 
 export class SocketListener implements Listener<SocketStream> {
   /** The wrapped server. Do not listen for its `'connection'` events yourself. */
