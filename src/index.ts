@@ -15,6 +15,7 @@ export {
   KeyboardInterrupt,
   BrokenWorkerError,
   TriodeInternalError,
+  CalledProcessError,
   ExceptionGroup,
 } from './shared/errors.js';
 export type { ErrorMatcher } from './shared/errors.js';
@@ -70,6 +71,11 @@ export type { MapInWorkersOptions } from './main/workers/map-in-workers.js';
 export type { WorkerPoolOptions, WorkerPoolStatistics } from './main/workers/pool.js';
 
 export { openSignalReceiver, SignalReceiver } from './main/io/signals.js';
+export { Path } from './main/io/path.js';
+export { AsyncFile, openFile, wrapFile } from './main/io/async-file.js';
+export type { Whence } from './main/io/async-file.js';
+export { runProcess, Process } from './main/io/process.js';
+export type { RunProcessOptions, CompletedProcess, OpenProcessOptions, StdioMode } from './main/io/process.js';
 
 export type {
   AsyncResource,

@@ -17,3 +17,4 @@ export type { ParkingLotStatistics } from './sync/parking-lot.js';
 export { checkpointIfCancelled, cancelShieldedCheckpoint } from './core/checkpoint.js';
 export { happyEyeballs } from './streams/happy-eyeballs.js';
 export { waitForEvent } from './io/wait-event.js';
+export { openProcess } from './io/process.js';

@@ -205,3 +205,22 @@ export const triodeErrorClasses = {
   TriodeInternalError,
   ExceptionGroup,
 } as const;
+
+/**
+ * Raised by `runProcess` (with `check`, the default) when the process exits with a non-zero
+ * code or is killed by a signal (then `returncode` is minus the signal number).
+ */
+export class CalledProcessError extends Error {
+  override name = 'CalledProcessError';
+  constructor(
+    readonly returncode: number,
+    readonly command: readonly string[],
+    readonly stdout?: Uint8Array | string,
+    readonly stderr?: Uint8Array | string,
+  ) {
+    super(
+      `command ${JSON.stringify(command)} ${returncode < 0 ? `was killed by signal ${-returncode}` : `exited with code ${returncode}`}` +
+        (typeof stderr === 'string' && stderr.trim() ? `: ${stderr.trim().slice(0, 500)}` : ''),
+    );
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * `Path`: a file-system path with pure operations (join, parent, name, suffix) and async ones
+ * that are checkpoints (read, write, stat, mkdir, iterdir, glob, rename, unlink, rm, open).
+ *
+ * Every async method runs on Node's `fs.promises` (libuv's thread pool: the event loop never
+ * waits for the disk). Cancellation: `readText`, `readBytes`, `writeText` and `writeBytes` pass
+ * `currentAbortSignal()` to Node and stop when cancelled (a write may have written part of the
+ * file). Every other method completes once started and then raises `Cancelled`; `glob` checks
+ * for cancellation between directories. Option names follow `fs.promises`.
+ *
+ * ```ts
+ * const config = new Path(os.homedir(), '.config', 'app.json');
+ * if (await config.exists()) settings = JSON.parse(await config.readText());
+ * for (const file of await new Path('src').glob('**\/*.ts')) console.log(file.name);
+ * ```
+ */
+import type { Dirent, Mode, Stats } from 'node:fs';
+import fs from 'node:fs/promises';
+import nodePath from 'node:path';
+import { describe } from '../core/validate.js';
+import { openFile, type AsyncFile } from './async-file.js';
+import { fsCall } from './fs-call.js';
+
+type PathLikeInput = string | Path;
+
+function segmentString(where: string, segment: unknown): string {
+  if (segment instanceof Path) return segment.toString();
+  if (typeof segment !== 'string') throw new TypeError(`${where}: each segment must be a string or a Path, got ${describe(segment)}`);
+  return segment;
+}
+
+/** A glob segment (`*`, `?`, `[abc]`, `[!abc]`) as an anchored regular expression. */
+function segmentPattern(segment: string): RegExp {
+  let source = '';
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment[i]!;
+    if (c === '*') source += '[^/]*';
+    else if (c === '?') source += '[^/]';
+    else if (c === '[') {
+      const end = segment.indexOf(']', i + 2);
+      if (end < 0) source += '\\[';
+      else {
+        let set = segment.slice(i + 1, end);
+        if (set.startsWith('!')) set = '^' + set.slice(1);
+        source += `[${set.replace(/\\/g, '\\\\')}]`;
+        i = end;
+      }
+    } else source += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`);
+}
+
+const hasMagic = (segment: string) => /[*?[]/.test(segment);
+
+export class Path {
+  readonly #path: string;
+
+  /** Joins `segments` (strings or Paths) into one normalized path; no segment means '.'. */
+  constructor(...segments: PathLikeInput[]) {
+    const parts = segments.map((s) => segmentString('Path', s));
+    this.#path = parts.reduce((base, part) => (nodePath.isAbsolute(part) ? nodePath.normalize(part) : nodePath.join(base, part)), '.');
+  }
+
+  /** This path joined with `segments`; an absolute segment starts over (as in pathlib). */
+  join(...segments: PathLikeInput[]): Path {
+    let base = this.#path;
+    for (const s of segments) {
+      const text = segmentString('Path.join', s);
+      base = nodePath.isAbsolute(text) ? text : nodePath.join(base, text);
+    }
+    return new Path(base);
+  }
+
+  /** The directory containing this path (the path itself for a root). */
+  get parent(): Path {
+    return new Path(nodePath.dirname(this.#path));
+  }
+
+  /** The last segment ('' for a root). */
+  get name(): string {
+    return nodePath.basename(this.#path);
+  }
+
+  /** The last segment's extension with its dot ('.gz' for 'a.tar.gz'; '' when none). */
+  get suffix(): string {
+    return nodePath.extname(this.name);
+  }
+
+  /** The last segment without its suffix. */
+  get stem(): string {
+    return this.name.slice(0, this.name.length - this.suffix.length);
+  }
+
+  /** The segments of the path ('/' first for an absolute path). */
+  get parts(): string[] {
+    const parsed = nodePath.parse(this.#path);
+    const rest = this.#path.slice(parsed.root.length).split(nodePath.sep).filter((p) => p !== '');
+    return parsed.root ? [parsed.root, ...rest] : rest;
+  }
+
+  /** The same path with the last segment replaced. */
+  withName(name: string): Path {
+    return this.parent.join(segmentString('Path.withName', name));
+  }
+
+  /** The same path with the suffix replaced (`suffix` includes its dot, or is '' to remove it). */
+  withSuffix(suffix: string): Path {
+    return this.parent.join(this.stem + segmentString('Path.withSuffix', suffix));
+  }
+
+  isAbsolute(): boolean {
+    return nodePath.isAbsolute(this.#path);
+  }
+
+  /** The absolute form, against the current directory (pure: no symlinks resolved). */
+  absolute(): Path {
+    return new Path(nodePath.resolve(this.#path));
+  }
+
+  /** This path relative to `other`. */
+  relativeTo(other: PathLikeInput): Path {
+    return new Path(nodePath.relative(segmentString('Path.relativeTo', other), this.#path) || '.');
+  }
+
+  toString(): string {
+    return this.#path;
+  }
+
+  toJSON(): string {
+    return this.#path;
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `Path(${JSON.stringify(this.#path)})`;
+  }
+
+  /** The file's contents decoded (UTF-8 by default). A checkpoint; cancellation aborts the read. */
+  async readText(encoding: BufferEncoding = 'utf8'): Promise<string> {
+    return fsCall('Path.readText', (signal) => fs.readFile(this.#path, { encoding, signal }), true);
+  }
+
+  /** The file's contents. A checkpoint; cancellation aborts the read. */
+  async readBytes(): Promise<Uint8Array> {
+    return fsCall('Path.readBytes', (signal) => fs.readFile(this.#path, { signal }), true);
+  }
+
+  /** Replaces the file's contents with `text`. A checkpoint; cancellation aborts the write. */
+  async writeText(text: string, options: { encoding?: BufferEncoding; mode?: Mode; flag?: string } = {}): Promise<void> {
+    if (typeof text !== 'string') return Promise.reject(new TypeError(`Path.writeText: text must be a string, got ${describe(text)}`));
+    return fsCall('Path.writeText', (signal) => fs.writeFile(this.#path, text, { encoding: 'utf8', ...options, signal }), true);
+  }
+
+  /** Replaces the file's contents with `data`. A checkpoint; cancellation aborts the write. */
+  async writeBytes(data: Uint8Array, options: { mode?: Mode; flag?: string } = {}): Promise<void> {
+    if (!(data instanceof Uint8Array)) return Promise.reject(new TypeError(`Path.writeBytes: data must be a Uint8Array, got ${describe(data)}`));
+    return fsCall('Path.writeBytes', (signal) => fs.writeFile(this.#path, data, { ...options, signal }), true);
+  }
+
+  /** `fs.stat` (symlinks followed). A checkpoint. */
+  async stat(): Promise<Stats> {
+    return fsCall('Path.stat', () => fs.stat(this.#path));
+  }
+
+  /** `fs.lstat` (symlinks not followed). A checkpoint. */
+  async lstat(): Promise<Stats> {
+    return fsCall('Path.lstat', () => fs.lstat(this.#path));
+  }
+
+  /** True when something exists at this path. A checkpoint. */
+  async exists(): Promise<boolean> {
+    return fsCall('Path.exists', () => fs.access(this.#path).then(() => true, () => false));
+  }
+
+  /** True for a regular file (false when missing). A checkpoint. */
+  async isFile(): Promise<boolean> {
+    return fsCall('Path.isFile', () => fs.stat(this.#path).then((s) => s.isFile(), () => false));
+  }
+
+  /** True for a directory (false when missing). A checkpoint. */
+  async isDir(): Promise<boolean> {
+    return fsCall('Path.isDir', () => fs.stat(this.#path).then((s) => s.isDirectory(), () => false));
+  }
+
+  /** Creates the directory (`recursive`: with its parents, and no error if it exists). A checkpoint. */
+  async mkdir(options: { recursive?: boolean; mode?: Mode } = {}): Promise<void> {
+    await fsCall('Path.mkdir', () => fs.mkdir(this.#path, options));
+  }
+
+  /** The directory's entries as Paths, sorted by name. A checkpoint. */
+  async iterdir(): Promise<Path[]> {
+    const names = await fsCall('Path.iterdir', () => fs.readdir(this.#path));
+    return names.sort().map((name) => this.join(name));
+  }
+
+  /**
+   * The paths under this directory matching `pattern`, sorted: `*`, `?` and `[…]` match within
+   * one segment, `**` matches any number of directories — none included, so `**\/*.ts` finds
+   * top-level files too (as pathlib's glob). Hidden files match like any other. Symlinked
+   * directories are not followed by `**`. A checkpoint before each directory it reads.
+   */
+  async glob(pattern: string): Promise<Path[]> {
+    if (typeof pattern !== 'string' || pattern === '') throw new TypeError(`Path.glob: pattern must be a non-empty string, got ${describe(pattern)}`);
+    if (nodePath.isAbsolute(pattern)) throw new TypeError('Path.glob: pattern must be relative');
+    const found = new Set<string>();
+    await this.#glob(this.#path, pattern.split('/').filter((s) => s !== ''), found);
+    return Array.from(found).sort().map((p) => new Path(p));
+  }
+
+  async #glob(dir: string, segments: string[], found: Set<string>): Promise<void> {
+    if (segments.length === 0) {
+      found.add(dir);
+      return;
+    }
+    const [segment, ...rest] = segments as [string, ...string[]];
+    if (segment === '**') {
+      await this.#glob(dir, rest, found);
+      for (const entry of await this.#entries(dir)) {
+        if (entry.isDirectory()) await this.#glob(nodePath.join(dir, entry.name), segments, found);
+      }
+      return;
+    }
+    if (!hasMagic(segment)) {
+      const next = nodePath.join(dir, segment);
+      if (rest.length === 0) {
+        if (await fsCall('Path.glob', () => fs.lstat(next).then(() => true, () => false))) found.add(next);
+      } else await this.#glob(next, rest, found);
+      return;
+    }
+    const re = segmentPattern(segment);
+    for (const entry of await this.#entries(dir)) {
+      if (!re.test(entry.name)) continue;
+      const next = nodePath.join(dir, entry.name);
+      if (rest.length === 0) found.add(next);
+      else if (entry.isDirectory() || entry.isSymbolicLink()) await this.#glob(next, rest, found);
+    }
+  }
+
+  /** A directory's entries, or none when it is not a readable directory. */
+  #entries(dir: string): Promise<Dirent[]> {
+    return fsCall('Path.glob', () => fs.readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]));
+  }
+
+  /** Renames (moves) the file to `to`; returns the new Path. A checkpoint. */
+  async rename(to: PathLikeInput): Promise<Path> {
+    const target = new Path(to);
+    await fsCall('Path.rename', () => fs.rename(this.#path, target.toString()));
+    return target;
+  }
+
+  /** Removes the file (`missingOk`: no error when it does not exist). A checkpoint. */
+  async unlink(options: { missingOk?: boolean } = {}): Promise<void> {
+    await fsCall('Path.unlink', () =>
+      fs.unlink(this.#path).catch((error: NodeJS.ErrnoException) => {
+        if (!(options.missingOk && error.code === 'ENOENT')) throw error;
+      }),
+    );
+  }
+
+  /** Removes the directory, which must be empty. A checkpoint. */
+  async rmdir(): Promise<void> {
+    await fsCall('Path.rmdir', () => fs.rmdir(this.#path));
+  }
+
+  /** `fs.rm`: removes files and (with `recursive`) directories; `force` ignores a missing path. A checkpoint. */
+  async rm(options: { recursive?: boolean; force?: boolean } = {}): Promise<void> {
+    await fsCall('Path.rm', () => fs.rm(this.#path, options));
+  }
+
+  /** The absolute path with every symlink resolved (`fs.realpath`). A checkpoint. */
+  async resolve(): Promise<Path> {
+    return new Path(await fsCall('Path.resolve', () => fs.realpath(this.#path)));
+  }
+
+  /** `openFile(this, flags)`. */
+  async open(flags: string | number = 'r', mode?: number): Promise<AsyncFile> {
+    return openFile(this.#path, flags, mode);
+  }
+}
