@@ -7,6 +7,8 @@ const examples: Array<[file: string, what: string]> = [
   ['channel-producer-consumer.js', 'a channel between a producer and a consumer, closed by use()'],
   ['channel-fan-in-out.js', 'two producers and two consumers, each with its own clone()'],
   ['channel-without-clone.js', 'the same without clone(): ClosedResourceError'],
+  ['sighup-reload.js', 'reload a config file on SIGHUP with openSignalReceiver'],
+  ['run-process.js', 'subprocesses: awaited with captured output, and started in a nursery with piped output'],
   ['tcp-connection-ids.js', 'a TCP server (serveTcp) whose handlers set a task-local connection id'],
 ];
 

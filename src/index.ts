@@ -75,7 +75,7 @@ export { Path } from './main/io/path.js';
 export { AsyncFile, openFile, wrapFile } from './main/io/async-file.js';
 export type { Whence } from './main/io/async-file.js';
 export { runProcess, Process } from './main/io/process.js';
-export type { RunProcessOptions, CompletedProcess, OpenProcessOptions, StdioMode } from './main/io/process.js';
+export type { RunProcessOptions, RunProcessResult, CompletedProcess, OpenProcessOptions, StdioMode } from './main/io/process.js';
 
 export type {
   AsyncResource,

@@ -57,6 +57,20 @@ test('tcp-connection-ids: real clients; each handler logs under its own connecti
   assert.match(out, /server stopped/);
 });
 
+test('sighup-reload: two SIGHUPs, two reloads, no listener left', async () => {
+  const out = await runExample('sighup-reload.js');
+  assert.match(out, /config says "hello"/);
+  assert.match(out, /SIGHUP: reloaded, config now says "bonjour"\nSIGHUP: reloaded, config now says "hola"/);
+  assert.match(out, /SIGHUP listeners left installed: 0/);
+});
+
+test('run-process: awaited output, then three piped lines from a started child that is then terminated', async () => {
+  const out = await runExample('run-process.js');
+  assert.match(out, `awaited: node ${process.version} says hi`);
+  assert.match(out, /started: pid \d+\npiped: tick 1\npiped: tick 2\npiped: tick 3\n/);
+  assert.match(out, /the ticker was terminated/);
+});
+
 test('task-local: each handler logs its own request id', async () => {
   const out = await runExample('task-local.js');
   for (const id of [1, 2, 3]) {

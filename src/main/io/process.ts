@@ -193,14 +193,22 @@ export interface RunProcessOptions {
   deliverCancel?: (process: Process) => Promise<void> | void;
 }
 
-export interface CompletedProcess<O = Uint8Array | string> {
+export interface CompletedProcess<Out = Uint8Array | string | undefined, Err = Out> {
   returncode: number;
   /** The captured stdout (undefined unless captureStdout). */
-  stdout: O | undefined;
+  stdout: Out;
   /** The captured stderr (undefined unless captureStderr). */
-  stderr: O | undefined;
+  stderr: Err;
   command: readonly string[];
 }
+
+/** Captured output's type: a string with `encoding: 'utf8'`, else bytes. */
+type Captured<O> = O extends { encoding: 'utf8' } ? string : Uint8Array;
+/** The result's type for options `O`: what is captured is there, in the form asked for. */
+export type RunProcessResult<O> = CompletedProcess<
+  O extends { captureStdout: true } ? Captured<O> : undefined,
+  O extends { captureStderr: true } ? Captured<O> : undefined
+>;
 
 async function collect(stream: ReceiveStream, into: Uint8Array[]): Promise<void> {
   for await (const chunk of stream) into.push(chunk);
@@ -228,16 +236,23 @@ async function terminateThenKill(process: Process, graceMs: number): Promise<voi
  * const { stdout } = await runProcess(['git', 'rev-parse', 'HEAD'], { captureStdout: true, encoding: 'utf8' });
  * ```
  */
+export function runProcess<const O extends RunProcessOptions>(command: string[], options: O): Promise<RunProcessResult<O>>;
+export function runProcess(
+  command: string[],
+  options?: RunProcessOptions | TaskStatus<Process>,
+  taskStatus?: TaskStatus<Process>,
+): Promise<CompletedProcess>;
 export async function runProcess(
   command: string[],
-  options: RunProcessOptions | TaskStatus<Process> = {},
+  options?: RunProcessOptions | TaskStatus<Process>,
   taskStatus?: TaskStatus<Process>,
 ): Promise<CompletedProcess> {
-  if (typeof (options as TaskStatus).started === 'function') {
+  // nursery.start(runProcess, command) puts the task status where the options go.
+  if (typeof (options as TaskStatus | undefined)?.started === 'function') {
     taskStatus = options as TaskStatus<Process>;
-    options = {};
+    options = undefined;
   }
-  const opts = options as RunProcessOptions;
+  const opts: RunProcessOptions = (options as RunProcessOptions | undefined) ?? {};
   const status = taskStatus ?? (TASK_STATUS_IGNORED as TaskStatus<Process>);
   const started = status !== TASK_STATUS_IGNORED;
   checkCommand('runProcess', command);
@@ -305,7 +320,7 @@ export async function runProcess(
     const bytes = Buffer.concat(chunks);
     return opts.encoding === 'utf8' ? bytes.toString('utf8') : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
   };
-  const result: CompletedProcess = {
+  const result: CompletedProcess<Uint8Array | string | undefined> = {
     returncode: process.returncode!,
     stdout: decode(stdoutChunks, opts.captureStdout),
     stderr: decode(stderrChunks, opts.captureStderr),
