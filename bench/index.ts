@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const benches = ['core.js', 'channels.js', 'workers.js', 'shared-channels.js', 'net.js'];
+const benches = ['core.js', 'channels.js', 'workers.js', 'shared-channels.js', 'net.js', 'files.js'];
 for (const file of benches) {
   const path = fileURLToPath(new URL(`./${file}`, import.meta.url));
   const result = spawnSync(process.execPath, ['--expose-gc', path], { stdio: 'inherit' });

@@ -55,6 +55,17 @@ test('read and write text and bytes; stat, exists, isFile, isDir', inRun(async (
   assert.instance(await rejection(bin.writeBytes('x' as never)), TypeError);
 }));
 
+test('readText of a large file is decoded in slices, characters split across slices intact', inRun(async () => {
+  const unit = 'aé😀€x'; // 1 + 2 + 4 + 3 + 1 bytes: slice ends fall inside characters
+  const text = unit.repeat(Math.ceil((9 << 20) / 11));
+  const path = new Path(root, 'large.txt');
+  await path.writeText(text);
+  const read = await path.readText();
+  assert.is(read.length, text.length);
+  assert.ok(read === text, 'identical text');
+  assert.is(await path.readText('latin1').then((t) => t.length), Buffer.byteLength(text), 'other encodings decode in one go');
+}));
+
 test('iterdir, glob (** includes top-level files), rename, unlink, rm, resolve', inRun(async () => {
   const dir = new Path(root, 'tree');
   for (const file of ['a.ts', 'b.txt', '.hidden.ts', 'sub/c.ts', 'sub/deep/d.ts', 'sub/deep/e.md', 'other/f.ts']) {
