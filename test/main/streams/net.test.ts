@@ -233,6 +233,30 @@ test('serveTcp without options works with nursery.start too; cancelling closes t
   assert.instance(error, AggregateError, 'nothing listens any more');
 }));
 
+test('handlerNursery: handlers live in the given nursery and outlast a cancelled server', real(async () => {
+  const { Event } = await import('triode');
+  const proceed = new Event();
+  await openNursery(async (handlers) => {
+    let port = 0;
+    await openNursery(async (server) => {
+      const listeners: SocketListener[] = await server.start(serveTcp, async (s: SocketStream) => {
+        await proceed.wait();
+        await s.sendAll(bytes('still here'));
+      }, 0, { host: '127.0.0.1', handlerNursery: handlers });
+      port = portOf(listeners[0]!);
+      const client = await openTcpStream('127.0.0.1', port);
+      handlers.startSoon(async () => {
+        assert.is(await receiveAll(client), 'still here');
+        await client.aclose();
+      });
+      await waitAllTasksBlocked();
+      server.cancelScope.cancel(); // stops accepting; the handler is not in this nursery
+    });
+    assert.instance(await rejection(openTcpStream('127.0.0.1', port)), AggregateError, 'the listener is closed');
+    proceed.set();
+  });
+}));
+
 test('serveListeners logs and retries EMFILE-style accept errors; other errors end it', real(async () => {
   const emfile = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' });
   const [a, b] = await tcpPair();
