@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import os from 'node:os';
-import { CalledProcessError, ExceptionGroup, isCancellation } from '../../shared/errors.js';
+import { BrokenResourceError, CalledProcessError, ExceptionGroup, isCancellation } from '../../shared/errors.js';
 import { CancelScope } from '../core/cancel-scope.js';
 import { checkpoint, cancelPoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
@@ -17,7 +17,6 @@ import { sleep } from '../core/sleep.js';
 import { Abort, blockTask, type Wait } from '../core/traps.js';
 import { checkDuration, checkFunction, describe } from '../core/validate.js';
 import type { ReceiveStream, SendStream } from '../streams/abc.js';
-import { BrokenResourceError } from '../../shared/errors.js';
 import { SocketStream } from '../streams/socket-stream.js';
 import { waitForEvent } from './wait-event.js';
 
