@@ -4,7 +4,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { fileURLToPath } from 'node:url';
-import { WorkerPool, mapInWorkers, openNursery, openSharedChannel, run, runInWorker } from 'triode';
+import { EndOfChannel, WorkerPool, mapInWorkers, openNursery, openSharedChannel, run, runInWorker } from 'triode';
 import { printTable, type Row } from './harness.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -28,15 +28,26 @@ async function repeat(fn: () => Promise<number>): Promise<number> {
   return median(values);
 }
 
-/** Messages (or bytes) per second through a shared channel, worker → main. */
-function sharedRate(count: number, size: number, pool: WorkerPool): Promise<number> {
+/**
+ * Messages (or bytes) per second through a shared channel, worker → main; `batch` receives with
+ * receiveBatch (every value available per step) instead of one value per step.
+ */
+function sharedRate(count: number, size: number, pool: WorkerPool, batch = false): Promise<number> {
   return run(async () => {
     const [tx, rx] = openSharedChannel<Uint8Array>({ capacityBytes: Math.max(1 << 20, size * 16) });
     const t0 = performance.now();
     let received = 0;
     await openNursery(async (n) => {
       n.startSoon(() => tx.use(() => runInWorker(sharedWorker, 'produceBytes', [tx, count, size], { pool })));
-      for await (const chunk of rx) received += chunk.byteLength > 0 ? 1 : 0;
+      if (batch) {
+        try {
+          for (;;) for (const chunk of await rx.receiveBatch()) received += chunk.byteLength > 0 ? 1 : 0;
+        } catch (error) {
+          if (!(error instanceof EndOfChannel)) throw error;
+        }
+      } else {
+        for await (const chunk of rx) received += chunk.byteLength > 0 ? 1 : 0;
+      }
     });
     if (received !== count) throw new Error(`received ${received} of ${count}`);
     return count / ((performance.now() - t0) / 1000);
@@ -122,22 +133,27 @@ async function piscinaPerItemRate(): Promise<number> {
 async function main(): Promise<void> {
   const pool = new WorkerPool({ maxThreads: 2, minThreads: 2 });
   const MB = (perSecond: number) => (perSecond * BIG_BYTES) / 1e6;
+  const small = {
+    postMessage: await repeat(() => postRate(SMALL, SMALL_BYTES, false)),
+    MessageChannel: await repeat(() => postRate(SMALL, SMALL_BYTES, true)),
+    'Buffer.copy': NaN,
+  };
   const rows: Row[] = [
     {
       case: `${SMALL} × ${SMALL_BYTES} B, worker → main`,
       unit: 'msgs/s',
-      results: {
-        triode: await repeat(() => sharedRate(SMALL, SMALL_BYTES, pool)),
-        postMessage: await repeat(() => postRate(SMALL, SMALL_BYTES, false)),
-        MessageChannel: await repeat(() => postRate(SMALL, SMALL_BYTES, true)),
-        'Buffer.copy': NaN,
-      },
+      results: { triode: await repeat(() => sharedRate(SMALL, SMALL_BYTES, pool)), ...small },
+    },
+    {
+      case: `same, receiveBatch`,
+      unit: 'msgs/s',
+      results: { triode: await repeat(() => sharedRate(SMALL, SMALL_BYTES, pool, true)), ...small },
     },
     {
       case: `${BIG} × 64 KiB, worker → main`,
       unit: 'MB/s',
       results: {
-        triode: MB(await repeat(() => sharedRate(BIG, BIG_BYTES, pool))),
+        triode: MB(await repeat(() => sharedRate(BIG, BIG_BYTES, pool, true))),
         postMessage: MB(await repeat(() => postRate(BIG, BIG_BYTES, false))),
         MessageChannel: MB(await repeat(() => postRate(BIG, BIG_BYTES, true))),
         'Buffer.copy': MB(await repeat(() => copyRate(BIG, BIG_BYTES))),

@@ -256,26 +256,40 @@ export interface Frame {
 
 /** Reads one frame, or returns undefined when the ring is empty. */
 export function tryRead(ring: RingView): Frame | undefined {
+  const frames = tryReadMany(ring, 1);
+  return frames.length === 0 ? undefined : frames[0];
+}
+
+/**
+ * Reads up to `max` frames under one acquisition of the read lock (an empty array when the ring
+ * is empty), and wakes a waiting sender once for all of them.
+ */
+export function tryReadMany(ring: RingView, max: number): Frame[] {
   const header = ring.header;
-  let frame: Frame;
+  const frames: Frame[] = [];
   lock(header, H_RLOCK);
   try {
-    if (Atomics.load(header, H_USED) === 0) return undefined;
+    let used = Atomics.load(header, H_USED);
+    if (used === 0) return frames;
     let head = Atomics.load(header, H_HEAD);
-    head = copyOut(ring, head, readHeader);
-    const length = readHeader.readUInt32LE(0);
-    const tag = readHeader[4]!;
-    // A fresh copy the caller owns (the ring's bytes are reused as soon as we let go). Small
-    // ones get a Uint8Array of their own, large ones skip zero-filling.
-    const payload = length <= SMALL_COPY ? new Uint8Array(length) : Buffer.allocUnsafeSlow(length);
-    head = copyOut(ring, head, payload);
+    let taken = 0;
+    while (used - taken > 0 && frames.length < max) {
+      head = copyOut(ring, head, readHeader);
+      const length = readHeader.readUInt32LE(0);
+      const tag = readHeader[4]!;
+      // A fresh copy the caller owns (the ring's bytes are reused as soon as we let go). Small
+      // ones get a Uint8Array of their own, large ones skip zero-filling.
+      const payload = length <= SMALL_COPY ? new Uint8Array(length) : Buffer.allocUnsafeSlow(length);
+      head = copyOut(ring, head, payload);
+      taken += FRAME_HEADER + length;
+      frames.push({ tag, payload: payload instanceof Buffer ? new Uint8Array(payload.buffer, payload.byteOffset, length) : payload });
+    }
     Atomics.store(header, H_HEAD, head);
-    Atomics.sub(header, H_USED, FRAME_HEADER + length);
-    frame = { tag, payload: payload instanceof Buffer ? new Uint8Array(payload.buffer, payload.byteOffset, length) : payload };
+    Atomics.sub(header, H_USED, taken);
   } finally {
     unlock(header, H_RLOCK);
   }
   Atomics.add(header, H_SPACE, 1);
   if (Atomics.load(header, H_WAIT_SEND) > 0) Atomics.notify(header, H_SPACE);
-  return frame;
+  return frames;
 }

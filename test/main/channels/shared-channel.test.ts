@@ -51,6 +51,31 @@ test('every kind of value round-trips, in order', mock(async () => {
   assert.equal([...new Uint8Array(back)], [9, 8]);
 }));
 
+test('receiveBatch takes what is there (up to maxCount), in order; waits for one; ends with EndOfChannel', mock(async () => {
+  const [tx, rx] = openSharedChannel<number | string>({ capacityBytes: 4096 });
+  for (let i = 0; i < 10; i++) await tx.send(i % 2 ? i : `s${i}`);
+  assert.equal(await rx.receiveBatch(4), ['s0', 1, 's2', 3]);
+  assert.equal(await rx.receiveBatch(), ['s4', 5, 's6', 7, 's8', 9]);
+  await openNursery(async (nursery) => {
+    nursery.startSoon(async () => assert.equal(await rx.receiveBatch(), ['late']));
+    await waitAllTasksBlocked();
+    await tx.send('late');
+  });
+  await tx.send('last');
+  tx.close();
+  assert.equal(await rx.receiveBatch(), ['last']);
+  assert.instance(await rejection(rx.receiveBatch()), EndOfChannel);
+  assert.instance(await rejection(rx.receiveBatch(0)), RangeError);
+}));
+
+test('a cancelled receiveBatch takes nothing', mock(async () => {
+  const [tx, rx] = openSharedChannel<number>({ capacityBytes: 1024 });
+  assert.is(await moveOnAfter(10, () => rx.receiveBatch()), undefined);
+  await tx.send(1);
+  await tx.send(2);
+  assert.equal(await rx.receiveBatch(), [1, 2], 'both still there');
+}));
+
 test('a value larger than the ring is rejected with a RangeError that says the limit', mock(async () => {
   const [tx] = openSharedChannel<Uint8Array>({ capacityBytes: 64 });
   const error = (await rejection(tx.send(new Uint8Array(100)))) as Error;
@@ -133,6 +158,28 @@ test('worker → main: order kept, and the channel ends when the worker call end
     });
     assert.is(got.length, 2000);
     assert.ok(got.every((v, i) => v === i), 'in order');
+  });
+});
+
+test('worker → main with receiveBatch: every value once, in order, across many batches', async () => {
+  await withPool(async (pool) => {
+    const [tx, rx] = openSharedChannel<number>({ capacityBytes: 256 });
+    const got: number[] = [];
+    let batches = 0;
+    await openNursery(async (n) => {
+      n.startSoon(() => tx.use(() => runInWorker(fixture, 'produce', [tx, 20_000], { pool })));
+      try {
+        for (;;) {
+          got.push(...(await rx.receiveBatch(64)));
+          batches++;
+        }
+      } catch (error) {
+        if (!(error instanceof EndOfChannel)) throw error;
+      }
+    });
+    assert.is(got.length, 20_000);
+    assert.ok(got.every((v, i) => v === i), 'in order');
+    assert.ok(batches >= 20_000 / 64, `batches of at most 64 (${batches} batches)`);
   });
 });
 
