@@ -1,5 +1,6 @@
 /** Shared test helpers: every timed test runs on a MockClock with autojump, under a deadline. */
-import { failAfter, run } from 'triode';
+import type { AddressInfo } from 'node:net';
+import { failAfter, openTcpListeners, openTcpStream, run, type SocketListener, type SocketStream } from 'triode';
 import { MockClock } from 'triode/testing';
 
 /** Virtual ms after which a blocked test fails instead of hanging. */
@@ -24,4 +25,20 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected the promise to reject, but it resolved');
+}
+
+/** Connects a client with `connect`, accepts it on `listener`, closes the listener: a stream pair. */
+export async function socketPair(listener: SocketListener, connect: () => Promise<SocketStream>): Promise<[SocketStream, SocketStream]> {
+  try {
+    const client = await connect();
+    return [client, await listener.accept()];
+  } finally {
+    await listener.aclose();
+  }
+}
+
+/** A connected TCP pair over 127.0.0.1: [client, server]. */
+export async function tcpPair(): Promise<[SocketStream, SocketStream]> {
+  const [listener] = await openTcpListeners(0, { host: '127.0.0.1' });
+  return socketPair(listener!, () => openTcpStream('127.0.0.1', (listener!.address() as AddressInfo).port));
 }

@@ -18,6 +18,7 @@ import { BrokenResourceError, ClosedResourceError } from '../../shared/errors.js
 import { cancelPoint, checkpoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
 import { describe } from '../core/validate.js';
+import { waitForEvent } from '../io/wait-event.js';
 import type { HalfCloseableStream } from './abc.js';
 import { ConflictDetector } from './conflict-detector.js';
 import { checkData, checkMaxBytes, receiveChunks } from './receive-chunks.js';
@@ -214,4 +215,20 @@ export class SocketStream implements HalfCloseableStream {
   [Symbol.asyncDispose](): Promise<void> {
     return this.aclose();
   }
+}
+
+/**
+ * Connects a new socket (`allowHalfOpen`, as every triode stream wants) and wraps it. A
+ * checkpoint; cancellation or a failure destroys the socket.
+ */
+export async function connectSocket(options: net.NetConnectOpts, what: string): Promise<SocketStream> {
+  const socket = new net.Socket({ allowHalfOpen: true });
+  try {
+    socket.connect(options);
+    await waitForEvent(socket, 'connect', what, () => socket.destroy());
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
+  return new SocketStream(socket);
 }

@@ -4,10 +4,9 @@ import net from 'node:net';
 import { abandonOnCancel } from '../core/abort-signal.js';
 import { currentContext } from '../core/context.js';
 import { checkDuration, checkInteger, describe } from '../core/validate.js';
-import { waitForEvent } from '../io/wait-event.js';
 import { happyEyeballs } from './happy-eyeballs.js';
 import { DEFAULT_BACKLOG, listen, type SocketListener } from './socket-listener.js';
-import { SocketStream } from './socket-stream.js';
+import { connectSocket, type SocketStream } from './socket-stream.js';
 import { optionsAndStatus, serveListeners, type ServeListenersOptions } from './serve.js';
 import type { TaskStatus } from '../core/nursery.js';
 
@@ -61,16 +60,11 @@ export function interleaveFamilies<T extends { family: number }>(targets: readon
 }
 
 /** Connects one socket to one address. A checkpoint; cancellation destroys the socket. */
-async function connectOne(target: Target, port: number, localAddress: string | undefined): Promise<SocketStream> {
-  const socket = new net.Socket({ allowHalfOpen: true });
-  try {
-    socket.connect({ host: target.address, port, family: target.family, ...(localAddress ? { localAddress } : {}) });
-    await waitForEvent(socket, 'connect', 'openTcpStream', () => socket.destroy());
-  } catch (error) {
-    socket.destroy();
-    throw error;
-  }
-  return new SocketStream(socket);
+function connectOne(target: Target, port: number, localAddress: string | undefined): Promise<SocketStream> {
+  return connectSocket(
+    { host: target.address, port, family: target.family, ...(localAddress ? { localAddress } : {}) },
+    'openTcpStream',
+  );
 }
 
 /**

@@ -1,12 +1,10 @@
 /** Unix domain sockets: `openUnixSocket`, `openUnixListener`, `serveUnix` (Trio has only the first). */
-import net from 'node:net';
 import type { TaskStatus } from '../core/nursery.js';
 import { currentContext } from '../core/context.js';
 import { checkInteger, describe } from '../core/validate.js';
-import { waitForEvent } from '../io/wait-event.js';
 import { optionsAndStatus, serveListeners, type ServeListenersOptions } from './serve.js';
 import { DEFAULT_BACKLOG, listen, type SocketListener } from './socket-listener.js';
-import { SocketStream } from './socket-stream.js';
+import { connectSocket, type SocketStream } from './socket-stream.js';
 
 function checkPath(where: string, path: unknown): string {
   if (typeof path !== 'string' || path === '') throw new TypeError(`${where}: path must be a non-empty string, got ${describe(path)}`);
@@ -20,15 +18,7 @@ function checkPath(where: string, path: unknown): string {
 export async function openUnixSocket(path: string): Promise<SocketStream> {
   checkPath('openUnixSocket', path);
   currentContext('openUnixSocket');
-  const socket = new net.Socket({ allowHalfOpen: true });
-  try {
-    socket.connect({ path });
-    await waitForEvent(socket, 'connect', 'openUnixSocket', () => socket.destroy());
-  } catch (error) {
-    socket.destroy();
-    throw error;
-  }
-  return new SocketStream(socket);
+  return connectSocket({ path }, 'openUnixSocket');
 }
 
 export interface UnixListenerOptions {

@@ -29,7 +29,7 @@ import {
   type Stream,
 } from 'triode';
 import { checkHalfCloseableStream, waitAllTasksBlocked } from 'triode/testing';
-import { rejection } from '../../helpers.js';
+import { rejection, socketPair, tcpPair } from '../../helpers.js';
 
 const real = (fn: () => Promise<void>) => () => run(() => failAfter(60_000, fn));
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -42,42 +42,12 @@ async function receiveAll(stream: Stream): Promise<string> {
   return out;
 }
 
-/** A connected TCP pair over 127.0.0.1. */
-async function tcpPair(): Promise<[SocketStream, SocketStream]> {
-  const [listener] = await openTcpListeners(0, { host: '127.0.0.1' });
-  try {
-    let server: SocketStream | undefined;
-    let client: SocketStream | undefined;
-    await openNursery(async (nursery) => {
-      nursery.startSoon(async () => {
-        server = await listener!.accept();
-      });
-      client = await openTcpStream('127.0.0.1', portOf(listener!));
-    });
-    return [client!, server!];
-  } finally {
-    await listener!.aclose();
-  }
-}
-
 let socketCount = 0;
 const socketPath = () => path.join(os.tmpdir(), `triode-test-${process.pid}-${socketCount++}.sock`);
 
 async function unixPair(): Promise<[SocketStream, SocketStream]> {
   const listener = await openUnixListener(socketPath());
-  try {
-    let server: SocketStream | undefined;
-    let client: SocketStream | undefined;
-    await openNursery(async (nursery) => {
-      nursery.startSoon(async () => {
-        server = await listener.accept();
-      });
-      client = await openUnixSocket(listener.address() as string);
-    });
-    return [client!, server!];
-  } finally {
-    await listener.aclose();
-  }
+  return socketPair(listener, () => openUnixSocket(listener.address() as string));
 }
 
 test('SocketStream over TCP passes checkHalfCloseableStream (clogged pairs included)', real(async () => {

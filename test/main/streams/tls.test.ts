@@ -9,8 +9,6 @@ import {
   TLSStream,
   failAfter,
   openNursery,
-  openTcpListeners,
-  openTcpStream,
   openTlsOverTcpStream,
   run,
   serveTlsOverTcp,
@@ -20,7 +18,7 @@ import {
 } from 'triode';
 import { checkTwoWayStream, lockstepStreamPair, memoryStreamPair, waitAllTasksBlocked } from 'triode/testing';
 import { makeSelfSignedCertificate } from '../../fixtures/self-signed.js';
-import { rejection } from '../../helpers.js';
+import { rejection, tcpPair } from '../../helpers.js';
 
 const real = (fn: () => Promise<void>) => () => run(() => failAfter(60_000, fn));
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -33,15 +31,6 @@ function tlsOver<S extends Stream>(makeTransport: () => Promise<[S, S]>) {
     const [a, b] = await makeTransport();
     return [new TLSStream(a, { servername: 'localhost', ca: cert }), new TLSStream(b, { serverSide: true, key, cert })];
   };
-}
-
-async function tcpPair(): Promise<[SocketStream, SocketStream]> {
-  const [listener] = await openTcpListeners(0, { host: '127.0.0.1' });
-  let server: SocketStream | undefined;
-  const client = await openTcpStream('127.0.0.1', (listener!.address() as AddressInfo).port);
-  server = await listener!.accept();
-  await listener!.aclose();
-  return [client, server!];
 }
 
 test('TLSStream over TCP passes checkTwoWayStream', real(async () => {
