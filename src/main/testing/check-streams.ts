@@ -321,6 +321,14 @@ export async function checkOneWayStream<S extends SendStream, R extends ReceiveS
         scope.cancel();
       });
       check(scope.cancelledCaught, 'a blocked sendAll can be cancelled');
+      // The stream is clogged: waitSendAllMightNotBlock waits (or returns); either way a
+      // cancellation must end it (a wait that ignores it hangs here).
+      const waitScope = new CancelScope();
+      await openNursery(async (nursery) => {
+        nursery.startSoon(() => waitScope.run(() => s.waitSendAllMightNotBlock()));
+        await waitAllTasksBlocked();
+        waitScope.cancel();
+      });
     });
   }
 }
