@@ -11,6 +11,7 @@ import {
   WorkerPool,
   checkpoint,
   moveOnAfter,
+  sleepForever,
   openNursery,
   openWorkerPool,
   run,
@@ -266,6 +267,31 @@ test('a worker calls back into the main thread, inside the calling task; errors 
     })]))) as Error;
     assert.instance(error, RangeError);
     assert.match(error.message, /main side failed/);
+  });
+});
+
+test('cancelling a caller while its worker waits inside a workerCallback: the callback task is cancelled, the call ends', async () => {
+  await run(async () => {
+    let callbackFinally = false;
+    let entered = false;
+    const started = performance.now();
+    const result = await moveOnAfter(300, () =>
+      runInWorker(fixture, 'withProgress', [1, workerCallback(async () => {
+        entered = true;
+        try {
+          await sleepForever();
+        } finally {
+          callbackFinally = true;
+        }
+        return 'never';
+      })]),
+    );
+    assert.is(result, undefined, 'the scope absorbed the cancellation');
+    assert.ok(entered, 'the worker was inside the callback');
+    assert.ok(callbackFinally, 'the callback task was cancelled and unwound');
+    assert.ok(performance.now() - started < 10_000, 'it ended promptly');
+    // The pool still works afterwards.
+    assert.equal(await runInWorker(fixture, 'withProgress', [1, workerCallback(() => 'ok')]), ['ok']);
   });
 });
 
