@@ -247,8 +247,6 @@ export function tryWrite(ring: RingView, tag: number, payload: Uint8Array | unde
   return WriteResult.Written;
 }
 
-const readHeader = Buffer.alloc(FRAME_HEADER);
-
 export interface Frame {
   tag: number;
   payload: Uint8Array;
@@ -261,30 +259,62 @@ export function tryRead(ring: RingView): Frame | undefined {
 }
 
 /**
+ * Small frames read together share one buffer of at most this size (see tryReadMany): Node's
+ * own Buffer pool size, so a small value keeps at most as much memory alive as a small Buffer.
+ */
+const SHARED_SPAN = 8192;
+
+function byteAt(ring: RingView, position: number): number {
+  return ring.buffer[position % ring.capacity]!;
+}
+
+/**
  * Reads up to `max` frames under one acquisition of the read lock (an empty array when the ring
  * is empty), and wakes a waiting sender once for all of them.
+ *
+ * A run of small frames (together at most 8 KiB) is copied out of the ring in one copy, and their
+ * payloads are views of that one buffer: per value, no allocation of its own and no copy loop.
+ * A large frame is read alone into a buffer of its own, so a small value never keeps a large one
+ * alive.
  */
 export function tryReadMany(ring: RingView, max: number): Frame[] {
   const header = ring.header;
   const frames: Frame[] = [];
   lock(header, H_RLOCK);
+  let taken = 0;
   try {
-    let used = Atomics.load(header, H_USED);
+    const used = Atomics.load(header, H_USED);
     if (used === 0) return frames;
-    let head = Atomics.load(header, H_HEAD);
-    let taken = 0;
-    while (used - taken > 0 && frames.length < max) {
-      head = copyOut(ring, head, readHeader);
-      const length = readHeader.readUInt32LE(0);
-      const tag = readHeader[4]!;
-      // A fresh copy the caller owns (the ring's bytes are reused as soon as we let go). Small
-      // ones get a Uint8Array of their own, large ones skip zero-filling.
-      const payload = length <= SMALL_COPY ? new Uint8Array(length) : Buffer.allocUnsafeSlow(length);
-      head = copyOut(ring, head, payload);
-      taken += FRAME_HEADER + length;
-      frames.push({ tag, payload: payload instanceof Buffer ? new Uint8Array(payload.buffer, payload.byteOffset, length) : payload });
+    const head = Atomics.load(header, H_HEAD);
+    // Walk the frame headers to see how much to take.
+    const lengths: number[] = [];
+    const tags: number[] = [];
+    while (taken < used && lengths.length < max) {
+      const at = head + taken;
+      const length = byteAt(ring, at) | (byteAt(ring, at + 1) << 8) | (byteAt(ring, at + 2) << 16) | (byteAt(ring, at + 3) << 24);
+      const size = FRAME_HEADER + length;
+      if (lengths.length > 0 && (length > SMALL_COPY || taken + size > SHARED_SPAN)) break;
+      lengths.push(length);
+      tags.push(byteAt(ring, at + 4));
+      taken += size;
+      if (length > SMALL_COPY) break; // a large frame goes alone
     }
-    Atomics.store(header, H_HEAD, head);
+    if (lengths.length === 1 && lengths[0]! > SMALL_COPY) {
+      const length = lengths[0]!;
+      const payload = Buffer.allocUnsafeSlow(length);
+      copyOut(ring, (head + FRAME_HEADER) % ring.capacity, payload);
+      frames.push({ tag: tags[0]!, payload: new Uint8Array(payload.buffer, payload.byteOffset, length) });
+    } else {
+      const span = new Uint8Array(taken);
+      copyOut(ring, head, span);
+      let offset = 0;
+      for (let i = 0; i < lengths.length; i++) {
+        const length = lengths[i]!;
+        frames.push({ tag: tags[i]!, payload: span.subarray(offset + FRAME_HEADER, offset + FRAME_HEADER + length) });
+        offset += FRAME_HEADER + length;
+      }
+    }
+    Atomics.store(header, H_HEAD, (head + taken) % ring.capacity);
     Atomics.sub(header, H_USED, taken);
   } finally {
     unlock(header, H_RLOCK);

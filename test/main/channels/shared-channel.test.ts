@@ -68,6 +68,31 @@ test('receiveBatch takes what is there (up to maxCount), in order; waits for one
   assert.instance(await rejection(rx.receiveBatch(0)), RangeError);
 }));
 
+test('receiveBatch across wrap-around, small and large frames mixed: every byte intact, values independent', mock(async () => {
+  const [tx, rx] = openSharedChannel<Uint8Array>({ capacityBytes: 701 });
+  const sent: Uint8Array[] = [];
+  const got: Uint8Array[] = [];
+  let next = 0;
+  while (got.length < 400) {
+    for (;;) {
+      const length = (next * 37) % 250; // 0 … 249 bytes: both sides of the small/large cut
+      const value = new Uint8Array(length).map((_, i) => (next + i) & 0xff);
+      try {
+        tx.sendNowait(value);
+      } catch (error) {
+        if (error instanceof WouldBlock) break;
+        throw error;
+      }
+      sent.push(value);
+      next++;
+    }
+    got.push(...(await rx.receiveBatch(7)));
+  }
+  got.forEach((value, i) => assert.equal(Array.from(value), Array.from(sent[i]!), `value ${i}`));
+  got[0]!.fill(0xee);
+  assert.equal(Array.from(got[1]!), Array.from(sent[1]!), 'values share no bytes');
+}));
+
 test('a cancelled receiveBatch takes nothing', mock(async () => {
   const [tx, rx] = openSharedChannel<number>({ capacityBytes: 1024 });
   assert.is(await moveOnAfter(10, () => rx.receiveBatch()), undefined);
