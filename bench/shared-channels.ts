@@ -30,15 +30,22 @@ async function repeat(fn: () => Promise<number>): Promise<number> {
 
 /**
  * Messages (or bytes) per second through a shared channel, worker → main; `batch` receives with
- * receiveBatch (every value available per step) instead of one value per step.
+ * receiveBatch (every value available per step) instead of one value per step; `sendBatch` > 0
+ * sends that many values per sendBatchSync.
  */
-function sharedRate(count: number, size: number, pool: WorkerPool, batch = false): Promise<number> {
+function sharedRate(count: number, size: number, pool: WorkerPool, batch = false, sendBatch = 0): Promise<number> {
   return run(async () => {
     const [tx, rx] = openSharedChannel<Uint8Array>({ capacityBytes: Math.max(1 << 20, size * 16) });
     const t0 = performance.now();
     let received = 0;
     await openNursery(async (n) => {
-      n.startSoon(() => tx.use(() => runInWorker(sharedWorker, 'produceBytes', [tx, count, size], { pool })));
+      n.startSoon(() =>
+        tx.use(() =>
+          sendBatch > 0
+            ? runInWorker(sharedWorker, 'produceBytesBatched', [tx, count, size, sendBatch], { pool })
+            : runInWorker(sharedWorker, 'produceBytes', [tx, count, size], { pool }),
+        ),
+      );
       if (batch) {
         try {
           for (;;) for (const chunk of await rx.receiveBatch()) received += chunk.byteLength > 0 ? 1 : 0;
@@ -150,10 +157,15 @@ async function main(): Promise<void> {
       results: { triode: await repeat(() => sharedRate(SMALL, SMALL_BYTES, pool, true)), ...small },
     },
     {
+      case: `same, sendBatchSync(256) + receiveBatch`,
+      unit: 'msgs/s',
+      results: { triode: await repeat(() => sharedRate(SMALL, SMALL_BYTES, pool, true, 256)), ...small },
+    },
+    {
       case: `${BIG} × 64 KiB, worker → main`,
       unit: 'MB/s',
       results: {
-        triode: MB(await repeat(() => sharedRate(BIG, BIG_BYTES, pool, true))),
+        triode: MB(await repeat(() => sharedRate(BIG, BIG_BYTES, pool))),
         postMessage: MB(await repeat(() => postRate(BIG, BIG_BYTES, false))),
         MessageChannel: MB(await repeat(() => postRate(BIG, BIG_BYTES, true))),
         'Buffer.copy': MB(await repeat(() => copyRate(BIG, BIG_BYTES))),

@@ -8,6 +8,14 @@ export function produceBytes(tx: SharedSendChannel<Uint8Array>, count: number, s
   return count;
 }
 
+/** The same, handing the channel `batch` chunks per sendBatchSync. */
+export function produceBytesBatched(tx: SharedSendChannel<Uint8Array>, count: number, size: number, batch: number): number {
+  const chunk = new Uint8Array(size).fill(7);
+  const values = Array.from({ length: batch }, () => chunk);
+  for (let sent = 0; sent < count; sent += batch) tx.sendBatchSync(sent + batch <= count ? values : values.slice(0, count - sent));
+  return count;
+}
+
 export function identity(x: number): number {
   return x;
 }

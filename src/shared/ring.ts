@@ -218,33 +218,86 @@ export const enum WriteResult {
   NoReceivers,
 }
 
+/** The bytes a frame carries: `payload`, or `number` as 8 bytes (as in codec.ts). */
+function frameBody(payload: Uint8Array | undefined, number: number | undefined): Uint8Array | undefined {
+  if (number === undefined) return payload;
+  numberView.setFloat64(0, number, true);
+  return numberBytes;
+}
+
+/** Copies one frame in at `tail` (the caller holds the write lock and checked the space). */
+function putFrame(ring: RingView, tail: number, tag: number, body: Uint8Array | undefined): number {
+  const length = body === undefined ? 0 : body.byteLength;
+  frameHeaderView.setUint32(0, length, true);
+  frameHeader[4] = tag;
+  tail = copyIn(ring, tail, frameHeader);
+  if (body !== undefined && length > 0) tail = copyIn(ring, tail, body);
+  return tail;
+}
+
+/** Tells waiting receivers that frames were written. */
+function announceData(header: Int32Array): void {
+  Atomics.add(header, H_DATA, 1);
+  if (Atomics.load(header, H_WAIT_RECV) > 0) Atomics.notify(header, H_DATA);
+}
+
 /** Writes one frame if it fits. `payload` or `number` as in codec.ts. */
 export function tryWrite(ring: RingView, tag: number, payload: Uint8Array | undefined, number: number | undefined): WriteResult {
   const header = ring.header;
-  let body = payload;
-  if (number !== undefined) {
-    numberView.setFloat64(0, number, true);
-    body = numberBytes;
-  }
-  const length = body === undefined ? 0 : body.byteLength;
-  const frame = FRAME_HEADER + length;
+  const body = frameBody(payload, number);
+  const frame = FRAME_HEADER + (body === undefined ? 0 : body.byteLength);
   lock(header, H_WLOCK);
   try {
     if (Atomics.load(header, H_RECEIVERS) === 0) return WriteResult.NoReceivers;
     if (ring.capacity - Atomics.load(header, H_USED) < frame) return WriteResult.Full;
-    frameHeaderView.setUint32(0, length, true);
-    frameHeader[4] = tag;
-    let tail = Atomics.load(header, H_TAIL);
-    tail = copyIn(ring, tail, frameHeader);
-    if (body !== undefined && length > 0) tail = copyIn(ring, tail, body);
-    Atomics.store(header, H_TAIL, tail);
+    Atomics.store(header, H_TAIL, putFrame(ring, Atomics.load(header, H_TAIL), tag, body));
     Atomics.add(header, H_USED, frame);
   } finally {
     unlock(header, H_WLOCK);
   }
-  Atomics.add(header, H_DATA, 1);
-  if (Atomics.load(header, H_WAIT_RECV) > 0) Atomics.notify(header, H_DATA);
+  announceData(header);
   return WriteResult.Written;
+}
+
+/** One encoded value to write (see codec.ts). */
+export interface OutgoingFrame {
+  tag: number;
+  payload: Uint8Array | undefined;
+  number: number | undefined;
+}
+
+/**
+ * Writes `frames[from…]` for as long as they fit, under one acquisition of the write lock and
+ * with one wake-up for all. Returns how many were written, or -1 when no receiver is open.
+ */
+export function tryWriteMany(ring: RingView, frames: readonly OutgoingFrame[], from: number): number {
+  const header = ring.header;
+  let written = 0;
+  lock(header, H_WLOCK);
+  try {
+    if (Atomics.load(header, H_RECEIVERS) === 0) return -1;
+    let free = ring.capacity - Atomics.load(header, H_USED);
+    let tail = Atomics.load(header, H_TAIL);
+    let added = 0;
+    for (let i = from; i < frames.length; i++) {
+      const { tag, payload, number } = frames[i]!;
+      const body = frameBody(payload, number);
+      const size = FRAME_HEADER + (body === undefined ? 0 : body.byteLength);
+      if (size > free) break;
+      tail = putFrame(ring, tail, tag, body);
+      free -= size;
+      added += size;
+      written++;
+    }
+    if (written > 0) {
+      Atomics.store(header, H_TAIL, tail);
+      Atomics.add(header, H_USED, added);
+    }
+  } finally {
+    unlock(header, H_WLOCK);
+  }
+  if (written > 0) announceData(header);
+  return written;
 }
 
 export interface Frame {
@@ -252,10 +305,32 @@ export interface Frame {
   payload: Uint8Array;
 }
 
+const readHeader = Buffer.alloc(FRAME_HEADER);
+
 /** Reads one frame, or returns undefined when the ring is empty. */
 export function tryRead(ring: RingView): Frame | undefined {
-  const frames = tryReadMany(ring, 1);
-  return frames.length === 0 ? undefined : frames[0];
+  const header = ring.header;
+  let frame: Frame;
+  lock(header, H_RLOCK);
+  try {
+    if (Atomics.load(header, H_USED) === 0) return undefined;
+    let head = Atomics.load(header, H_HEAD);
+    head = copyOut(ring, head, readHeader);
+    const length = readHeader.readUInt32LE(0);
+    const tag = readHeader[4]!;
+    // A fresh copy the caller owns (the ring's bytes are reused as soon as we let go). Small
+    // ones get a Uint8Array of their own, large ones skip zero-filling.
+    const payload = length <= SMALL_COPY ? new Uint8Array(length) : Buffer.allocUnsafeSlow(length);
+    head = copyOut(ring, head, payload);
+    Atomics.store(header, H_HEAD, head);
+    Atomics.sub(header, H_USED, FRAME_HEADER + length);
+    frame = { tag, payload: payload instanceof Buffer ? new Uint8Array(payload.buffer, payload.byteOffset, length) : payload };
+  } finally {
+    unlock(header, H_RLOCK);
+  }
+  Atomics.add(header, H_SPACE, 1);
+  if (Atomics.load(header, H_WAIT_SEND) > 0) Atomics.notify(header, H_SPACE);
+  return frame;
 }
 
 /**
@@ -270,7 +345,8 @@ function byteAt(ring: RingView, position: number): number {
 
 /**
  * Reads up to `max` frames under one acquisition of the read lock (an empty array when the ring
- * is empty), and wakes a waiting sender once for all of them.
+ * is empty), and wakes a waiting sender once for all of them. (`tryRead` keeps its own path: for
+ * one value at a time a view costs more than a small copy of its own.)
  *
  * A run of small frames (together at most 8 KiB) is copied out of the ring in one copy, and their
  * payloads are views of that one buffer: per value, no allocation of its own and no copy loop.

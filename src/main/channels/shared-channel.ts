@@ -32,6 +32,8 @@ import {
   openEndpoint,
   tryRead,
   tryReadMany,
+  tryWriteMany,
+  type OutgoingFrame,
   tryWrite,
   viewRing,
   WriteResult,
@@ -186,9 +188,8 @@ abstract class SharedEndpoint extends Closeable {
 export class SharedSendChannel<T> extends SharedEndpoint {
   protected readonly kind = 'send';
 
-  /** Writes `value` if it fits; true when written. Throws for a closed or broken channel. */
-  private trySend(value: T): boolean {
-    this.checkOpen();
+  /** Encodes `value`, or throws the RangeError of a value that can never fit the ring. */
+  private encodeFitting(value: T): ReturnType<typeof encode> {
     const encoded = encode(value);
     const length = payloadLength(encoded);
     if (length > maxPayload(this.ring)) {
@@ -197,6 +198,13 @@ export class SharedSendChannel<T> extends SharedEndpoint {
           `(at most ${maxPayload(this.ring)} bytes of payload); open the channel with a larger capacityBytes`,
       );
     }
+    return encoded;
+  }
+
+  /** Writes `value` if it fits; true when written. Throws for a closed or broken channel. */
+  private trySend(value: T): boolean {
+    this.checkOpen();
+    const encoded = this.encodeFitting(value);
     const result = tryWrite(this.ring, encoded.tag, encoded.bytes, encoded.tag === Tag.Number ? encoded.number : undefined);
     if (result === WriteResult.NoReceivers) throw new BrokenResourceError('every receive channel was closed');
     if (result !== WriteResult.Written) return false;
@@ -236,6 +244,38 @@ export class SharedSendChannel<T> extends SharedEndpoint {
       checkCallCancelled();
       const seen = Atomics.load(header, H_SPACE);
       if (this.trySend(value)) return;
+      Atomics.add(header, H_WAIT_SEND, 1);
+      Atomics.wait(header, H_SPACE, seen, SYNC_SLICE_MS);
+      Atomics.sub(header, H_WAIT_SEND, 1);
+    }
+  }
+
+  /**
+   * In a worker: sends every value of `values`, in order, writing as many as fit per lock and
+   * per wake-up of the receiver, and blocking the thread while the ring is full. Throws
+   * `Cancelled` when the call is cancelled: the values before that point were sent.
+   */
+  sendBatchSync(values: readonly T[]): void {
+    if (isMainThread) throw new Error('SharedSendChannel.sendBatchSync would block the main thread; use await send()');
+    if (!Array.isArray(values)) throw new TypeError(`SharedSendChannel.sendBatchSync: values must be an array, got ${describe(values)}`);
+    this.checkOpen();
+    const frames: OutgoingFrame[] = values.map((value) => {
+      const { tag, bytes, number } = this.encodeFitting(value);
+      return { tag, payload: bytes, number: tag === Tag.Number ? number : undefined };
+    });
+    const header = this.ring.header;
+    let sent = 0;
+    while (sent < frames.length) {
+      checkCallCancelled();
+      this.checkOpen();
+      const seen = Atomics.load(header, H_SPACE);
+      const written = tryWriteMany(this.ring, frames, sent);
+      if (written < 0) throw new BrokenResourceError('every receive channel was closed');
+      sent += written;
+      if (written > 0) {
+        wakeLocal(this.ring.sab, H_DATA);
+        continue;
+      }
       Atomics.add(header, H_WAIT_SEND, 1);
       Atomics.wait(header, H_SPACE, seen, SYNC_SLICE_MS);
       Atomics.sub(header, H_WAIT_SEND, 1);

@@ -208,6 +208,27 @@ test('worker → main with receiveBatch: every value once, in order, across many
   });
 });
 
+test('sendBatchSync: batches larger than the ring arrive whole and in order; a blocked batch is cancellable', async () => {
+  await withPool(async (pool) => {
+    const [tx, rx] = openSharedChannel<number>({ capacityBytes: 200 }); // about 15 numbers
+    const got: number[] = [];
+    await openNursery(async (n) => {
+      n.startSoon(() => tx.use(() => runInWorker(fixture, 'produceBatches', [tx, 5000, 100], { pool })));
+      for await (const v of rx) got.push(v);
+    });
+    assert.is(got.length, 5000);
+    assert.ok(got.every((v, i) => v === i), 'in order');
+
+    const [tx2, rx2] = openSharedChannel<number>({ capacityBytes: 200 });
+    assert.is(await moveOnAfter(50, () => runInWorker(fixture, 'produceBatches', [tx2, 1000, 1000], { pool })), undefined, 'cancelled while blocked');
+    const first = await rx2.receiveBatch();
+    assert.ok(first.length > 0 && first.every((v, i) => v === i), 'what was sent before is intact');
+    tx2.close();
+    rx2.close();
+  });
+  assert.throws(() => openSharedChannel<number>({ capacityBytes: 64 })[0].sendBatchSync([1]), /would block the main thread/);
+});
+
 test('main → worker, and an async export using send', async () => {
   await withPool(async (pool) => {
     const [tx, rx] = openSharedChannel<number>({ capacityBytes: 64 });
