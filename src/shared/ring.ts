@@ -348,10 +348,9 @@ function byteAt(ring: RingView, position: number): number {
  * is empty), and wakes a waiting sender once for all of them. (`tryRead` keeps its own path: for
  * one value at a time a view costs more than a small copy of its own.)
  *
- * A run of small frames (together at most 8 KiB) is copied out of the ring in one copy, and their
- * payloads are views of that one buffer: per value, no allocation of its own and no copy loop.
- * A large frame is read alone into a buffer of its own, so a small value never keeps a large one
- * alive.
+ * Small frames are copied out in runs of at most 8 KiB, one copy per run, and their payloads are
+ * views of that run's buffer: per value, no allocation of its own and no copy loop. A large
+ * frame gets a buffer of its own, so a small value never keeps a large one alive.
  */
 export function tryReadMany(ring: RingView, max: number): Frame[] {
   const header = ring.header;
@@ -362,33 +361,8 @@ export function tryReadMany(ring: RingView, max: number): Frame[] {
     const used = Atomics.load(header, H_USED);
     if (used === 0) return frames;
     const head = Atomics.load(header, H_HEAD);
-    // Walk the frame headers to see how much to take.
-    const lengths: number[] = [];
-    const tags: number[] = [];
-    while (taken < used && lengths.length < max) {
-      const at = head + taken;
-      const length = byteAt(ring, at) | (byteAt(ring, at + 1) << 8) | (byteAt(ring, at + 2) << 16) | (byteAt(ring, at + 3) << 24);
-      const size = FRAME_HEADER + length;
-      if (lengths.length > 0 && (length > SMALL_COPY || taken + size > SHARED_SPAN)) break;
-      lengths.push(length);
-      tags.push(byteAt(ring, at + 4));
-      taken += size;
-      if (length > SMALL_COPY) break; // a large frame goes alone
-    }
-    if (lengths.length === 1 && lengths[0]! > SMALL_COPY) {
-      const length = lengths[0]!;
-      const payload = Buffer.allocUnsafeSlow(length);
-      copyOut(ring, (head + FRAME_HEADER) % ring.capacity, payload);
-      frames.push({ tag: tags[0]!, payload: new Uint8Array(payload.buffer, payload.byteOffset, length) });
-    } else {
-      const span = new Uint8Array(taken);
-      copyOut(ring, head, span);
-      let offset = 0;
-      for (let i = 0; i < lengths.length; i++) {
-        const length = lengths[i]!;
-        frames.push({ tag: tags[i]!, payload: span.subarray(offset + FRAME_HEADER, offset + FRAME_HEADER + length) });
-        offset += FRAME_HEADER + length;
-      }
+    while (taken < used && frames.length < max) {
+      taken += readSpan(ring, (head + taken) % ring.capacity, used - taken, max - frames.length, frames);
     }
     Atomics.store(header, H_HEAD, (head + taken) % ring.capacity);
     Atomics.sub(header, H_USED, taken);
@@ -398,4 +372,41 @@ export function tryReadMany(ring: RingView, max: number): Frame[] {
   Atomics.add(header, H_SPACE, 1);
   if (Atomics.load(header, H_WAIT_SEND) > 0) Atomics.notify(header, H_SPACE);
   return frames;
+}
+
+/**
+ * Reads, from `start`, either one large frame into a buffer of its own or a run of small frames
+ * (at most SHARED_SPAN bytes) in one copy, as views of one buffer. Appends to `frames`; returns
+ * the bytes taken from the ring. The caller holds the read lock.
+ */
+function readSpan(ring: RingView, start: number, available: number, max: number, frames: Frame[]): number {
+  const lengths: number[] = [];
+  const tags: number[] = [];
+  let taken = 0;
+  while (taken < available && lengths.length < max) {
+    const at = start + taken;
+    const length = byteAt(ring, at) | (byteAt(ring, at + 1) << 8) | (byteAt(ring, at + 2) << 16) | (byteAt(ring, at + 3) << 24);
+    const size = FRAME_HEADER + length;
+    if (lengths.length > 0 && (length > SMALL_COPY || taken + size > SHARED_SPAN)) break;
+    lengths.push(length);
+    tags.push(byteAt(ring, at + 4));
+    taken += size;
+    if (length > SMALL_COPY) break; // a large frame goes alone
+  }
+  if (lengths.length === 1 && lengths[0]! > SMALL_COPY) {
+    const length = lengths[0]!;
+    const payload = Buffer.allocUnsafeSlow(length);
+    copyOut(ring, (start + FRAME_HEADER) % ring.capacity, payload);
+    frames.push({ tag: tags[0]!, payload: new Uint8Array(payload.buffer, payload.byteOffset, length) });
+    return taken;
+  }
+  const span = new Uint8Array(taken);
+  copyOut(ring, start, span);
+  let offset = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    const length = lengths[i]!;
+    frames.push({ tag: tags[i]!, payload: span.subarray(offset + FRAME_HEADER, offset + FRAME_HEADER + length) });
+    offset += FRAME_HEADER + length;
+  }
+  return taken;
 }
