@@ -90,6 +90,21 @@ function checkCallCancelled(): void {
   if (call !== undefined && isCancelledWord(call.cancelWord)) throw new Cancelled('the calling task was cancelled');
 }
 
+/** The `*Sync` methods block their thread: refused on the main thread, which would freeze. */
+function checkNotMainThread(what: string, instead: string): void {
+  if (isMainThread) throw new Error(`${what} would block the main thread; use ${instead}`);
+}
+
+/**
+ * The blocking twin of `waitForChange`, for `*Sync` in workers: sleeps until `header[index]` is
+ * no longer `seen`, at most one slice, so the caller re-checks its cancel word in between.
+ */
+function waitSync(header: Int32Array, index: number, counter: number, seen: number): void {
+  Atomics.add(header, counter, 1);
+  Atomics.wait(header, index, seen, SYNC_SLICE_MS);
+  Atomics.sub(header, counter, 1);
+}
+
 /**
  * This thread's tasks waiting on each ring, by sequence word, each in a ParkingLot. A wake-up
  * from another thread comes through `Atomics.waitAsync`; one from this thread is delivered at
@@ -238,15 +253,13 @@ export class SharedSendChannel<T> extends SharedEndpoint {
 
   /** In a worker: sends, blocking the thread while the ring is full. Throws `Cancelled` when the call is cancelled. */
   sendSync(value: T): void {
-    if (isMainThread) throw new Error('SharedSendChannel.sendSync would block the main thread; use await send()');
+    checkNotMainThread('SharedSendChannel.sendSync', 'await send()');
     const header = this.ring.header;
     for (;;) {
       checkCallCancelled();
       const seen = Atomics.load(header, H_SPACE);
       if (this.trySend(value)) return;
-      Atomics.add(header, H_WAIT_SEND, 1);
-      Atomics.wait(header, H_SPACE, seen, SYNC_SLICE_MS);
-      Atomics.sub(header, H_WAIT_SEND, 1);
+      waitSync(header, H_SPACE, H_WAIT_SEND, seen);
     }
   }
 
@@ -256,7 +269,7 @@ export class SharedSendChannel<T> extends SharedEndpoint {
    * `Cancelled` when the call is cancelled: the values before that point were sent.
    */
   sendBatchSync(values: readonly T[]): void {
-    if (isMainThread) throw new Error('SharedSendChannel.sendBatchSync would block the main thread; use await send()');
+    checkNotMainThread('SharedSendChannel.sendBatchSync', 'await send()');
     if (!Array.isArray(values)) throw new TypeError(`SharedSendChannel.sendBatchSync: values must be an array, got ${describe(values)}`);
     this.checkOpen();
     const frames: OutgoingFrame[] = values.map((value) => {
@@ -276,9 +289,7 @@ export class SharedSendChannel<T> extends SharedEndpoint {
         wakeLocal(this.ring.sab, H_DATA);
         continue;
       }
-      Atomics.add(header, H_WAIT_SEND, 1);
-      Atomics.wait(header, H_SPACE, seen, SYNC_SLICE_MS);
-      Atomics.sub(header, H_WAIT_SEND, 1);
+      waitSync(header, H_SPACE, H_WAIT_SEND, seen);
     }
   }
 
@@ -367,16 +378,14 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
 
   /** In a worker: receives, blocking the thread until a value arrives. Throws `Cancelled` when the call is cancelled. */
   receiveSync(): T {
-    if (isMainThread) throw new Error('SharedReceiveChannel.receiveSync would block the main thread; use await receive()');
+    checkNotMainThread('SharedReceiveChannel.receiveSync', 'await receive()');
     const header = this.ring.header;
     for (;;) {
       checkCallCancelled();
       const seen = Atomics.load(header, H_DATA);
       const got = this.tryReceive();
       if (got !== undefined) return got.value;
-      Atomics.add(header, H_WAIT_RECV, 1);
-      Atomics.wait(header, H_DATA, seen, SYNC_SLICE_MS);
-      Atomics.sub(header, H_WAIT_RECV, 1);
+      waitSync(header, H_DATA, H_WAIT_RECV, seen);
     }
   }
 
