@@ -88,6 +88,15 @@ export class TriodeInternalError extends Error {
   override name = 'TriodeInternalError';
 }
 
+/**
+ * The one error of a group that holds exactly one, otherwise `error` itself. For internal
+ * nurseries whose failure belongs to the caller unwrapped (nursery.start before started(), a
+ * worker call with callbacks, runProcess's supervision).
+ */
+export function soleError(error: unknown): unknown {
+  return error instanceof ExceptionGroup && error.errors.length === 1 ? error.errors[0] : error;
+}
+
 /** Matches errors in `ExceptionGroup.split` / `subgroup`: an error class or a predicate. */
 export type ErrorMatcher =
   | (abstract new (...args: never[]) => unknown)

@@ -10,7 +10,7 @@
  * Children run under the nursery's cancel status, not under the scopes around the `startSoon`
  * call: the nursery is where they live.
  */
-import { ExceptionGroup } from '../../shared/errors.js';
+import { ExceptionGroup, soleError } from '../../shared/errors.js';
 import { CancelScope } from './cancel-scope.js';
 import type { CancelStatus } from './cancel-status.js';
 import { currentContext, storage, type Context } from './context.js';
@@ -90,8 +90,7 @@ export class Nursery {
       }, 'nursery.start');
     } catch (error) {
       // Errors before started() belong to start() itself, unwrapped when there is one.
-      if (error instanceof ExceptionGroup && error.errors.length === 1) throw error.errors[0];
-      throw error;
+      throw soleError(error);
     }
     if (!status!.calledStarted) {
       throw new Error(`Nursery.start: task ${status!.task!.name} exited without calling taskStatus.started()`);

@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import os from 'node:os';
-import { BrokenResourceError, CalledProcessError, ExceptionGroup, isCancellation } from '../../shared/errors.js';
+import { BrokenResourceError, CalledProcessError, isCancellation, soleError } from '../../shared/errors.js';
 import { CancelScope } from '../core/cancel-scope.js';
 import { checkpoint, cancelPoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
@@ -309,8 +309,7 @@ export async function runProcess(
     });
   } catch (error) {
     // Errors of the supervising nursery: one alone is raised as itself.
-    if (error instanceof ExceptionGroup && error.errors.length === 1) throw error.errors[0];
-    throw error;
+    throw soleError(error);
   } finally {
     if (!started) for (const pipe of [process.stdin, process.stdout, process.stderr]) await new CancelScope({ shield: true }).run(() => pipe?.aclose());
   }

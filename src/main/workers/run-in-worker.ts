@@ -22,7 +22,7 @@
 import { pathToFileURL } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
 import { resolve as resolvePath } from 'node:path';
-import { BrokenWorkerError, Cancelled, ExceptionGroup } from '../../shared/errors.js';
+import { BrokenWorkerError, Cancelled, soleError } from '../../shared/errors.js';
 import { errorFromWire } from '../../shared/error-wire.js';
 import { setCancelled, type WorkerJob, type WorkerJobResult } from '../../shared/worker-call.js';
 import { cancelPoint } from '../core/checkpoint.js';
@@ -170,7 +170,7 @@ function callWithCallbacks(
       }
     }, `runInWorker(${exportName})`).catch((error: unknown) => {
       // The call's own error is not a nursery's: pass it through unwrapped, as without callbacks.
-      throw error instanceof ExceptionGroup && error.errors.length === 1 ? error.errors[0] : error;
+      throw soleError(error);
     });
   }
   return dispatch(ctx, url, exportName, args, options, onSettled);
