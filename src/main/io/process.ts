@@ -14,7 +14,7 @@ import { checkpoint, cancelPoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
 import { TASK_STATUS_IGNORED, openNursery, type TaskStatus } from '../core/nursery.js';
 import { sleep } from '../core/sleep.js';
-import { Abort, blockTask, type Wait } from '../core/traps.js';
+import { ParkingLot } from '../sync/parking-lot.js';
 import { checkDuration, checkFunction, describe } from '../core/validate.js';
 import type { ReceiveStream, SendStream } from '../streams/abc.js';
 import { SocketStream } from '../streams/socket-stream.js';
@@ -42,7 +42,7 @@ export class Process {
   /** The child's stderr when it is a pipe. */
   readonly stderr: ReceiveStream | undefined;
   #returncode: number | undefined;
-  readonly #waiters = new Set<Wait>();
+  readonly #exited = new ParkingLot();
 
   /** @internal use openProcess */
   constructor(child: ChildProcess, readonly command: readonly string[]) {
@@ -55,8 +55,7 @@ export class Process {
     });
     child.on('exit', (code, signal) => {
       this.#returncode = code ?? -(os.constants.signals[signal as NodeJS.Signals] ?? 0);
-      for (const wait of this.#waiters) wait.reschedule(undefined);
-      this.#waiters.clear();
+      this.#exited.unparkAll();
     });
   }
 
@@ -83,12 +82,7 @@ export class Process {
     const ctx = currentContext('Process.wait');
     cancelPoint(ctx);
     if (this.#returncode === undefined) {
-      const wait = blockTask(ctx, () => {
-        this.#waiters.delete(wait);
-        return Abort.SUCCEEDED;
-      }, `process ${this.pid} to exit`);
-      this.#waiters.add(wait);
-      await wait.promise;
+      await this.#exited.parkWait(ctx, `process ${this.pid} to exit`).promise;
     } else {
       await checkpoint();
     }

@@ -10,7 +10,7 @@ import net from 'node:net';
 import { ClosedResourceError } from '../../shared/errors.js';
 import { cancelPoint, checkpoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
-import { Abort, blockTask, type Wait } from '../core/traps.js';
+import { ParkingLot } from '../sync/parking-lot.js';
 import { waitForEvent } from '../io/wait-event.js';
 import type { Listener } from './abc.js';
 import { SocketStream } from './socket-stream.js';
@@ -25,7 +25,7 @@ export class SocketListener implements Listener<SocketStream> {
   /** The wrapped server. Do not listen for its `'connection'` events yourself. */
   readonly server: net.Server;
   private readonly pending: (net.Socket | Error)[] = [];
-  private readonly acceptors = new Set<Wait>();
+  private readonly acceptors = new ParkingLot();
   private closed = false;
   /** Connections closed because `backlog` of them were already waiting unclaimed. */
   dropped = 0;
@@ -45,11 +45,7 @@ export class SocketListener implements Listener<SocketStream> {
       if (item instanceof net.Socket) item.destroy();
       return;
     }
-    for (const wait of this.acceptors) {
-      this.acceptors.delete(wait);
-      wait.reschedule(item instanceof Error ? { error: item } : { value: item });
-      return;
-    }
+    if (this.acceptors.unparkWith(item instanceof Error ? { error: item } : { value: item })) return;
     if (item instanceof net.Socket && this.pending.length >= this.backlog) {
       this.dropped++;
       item.destroy();
@@ -74,12 +70,7 @@ export class SocketListener implements Listener<SocketStream> {
     const item = this.pending.shift();
     let socket: net.Socket;
     if (item === undefined) {
-      const wait = blockTask(ctx, () => {
-        this.acceptors.delete(wait);
-        return Abort.SUCCEEDED;
-      }, 'SocketListener.accept');
-      this.acceptors.add(wait);
-      socket = (await wait.promise) as net.Socket;
+      socket = (await this.acceptors.parkWait(ctx, 'SocketListener.accept').promise) as net.Socket;
     } else {
       if (item instanceof Error) throw item;
       socket = item;
@@ -96,9 +87,8 @@ export class SocketListener implements Listener<SocketStream> {
       this.server.close();
       for (const item of this.pending.splice(0)) if (item instanceof net.Socket) item.destroy();
       const error = new ClosedResourceError('this SocketListener was closed');
-      for (const wait of Array.from(this.acceptors)) {
-        this.acceptors.delete(wait);
-        wait.reschedule({ error });
+      while (this.acceptors.unparkWith({ error })) {
+        // every blocked accept raises ClosedResourceError
       }
     }
     await checkpoint();

@@ -22,7 +22,7 @@ import { waitForEvent } from '../io/wait-event.js';
 import type { HalfCloseableStream } from './abc.js';
 import { ConflictDetector } from './conflict-detector.js';
 import { checkData, checkMaxBytes, receiveChunks } from './receive-chunks.js';
-import { SideWaiter } from './side-waiter.js';
+import { ParkingLot } from '../sync/parking-lot.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -31,8 +31,8 @@ export class SocketStream implements HalfCloseableStream {
   readonly socket: net.Socket;
   private readonly sendConflict = new ConflictDetector('another task is already sending on this SocketStream');
   private readonly receiveConflict = new ConflictDetector('another task is already receiving on this SocketStream');
-  private readonly receiver = new SideWaiter();
-  private readonly sender = new SideWaiter();
+  private readonly receiver = new ParkingLot();
+  private readonly sender = new ParkingLot();
   private closed = false;
   private eofSent = false;
   private peerEof = false;
@@ -48,20 +48,20 @@ export class SocketStream implements HalfCloseableStream {
     }
     this.socket = socket;
     if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
-    socket.on('readable', this.receiver.wake);
+    socket.on('readable', () => this.receiver.unparkAll());
     socket.on('end', () => {
       this.peerEof = true;
-      this.receiver.wake();
+      this.receiver.unparkAll();
     });
-    socket.on('drain', this.sender.wake);
+    socket.on('drain', () => this.sender.unparkAll());
     socket.on('error', (error: Error) => {
       this.failure ??= error;
-      this.receiver.wake();
-      this.sender.wake();
+      this.receiver.unparkAll();
+      this.sender.unparkAll();
     });
     socket.on('close', () => {
-      this.receiver.wake();
-      this.sender.wake();
+      this.receiver.unparkAll();
+      this.sender.unparkAll();
     });
   }
 
@@ -104,7 +104,7 @@ export class SocketStream implements HalfCloseableStream {
           return EMPTY;
         }
         if (this.socket.destroyed) throw this.brokenError();
-        await this.receiver.block(ctx, 'SocketStream.receiveSome');
+        await this.receiver.parkWait(ctx, 'SocketStream.receiveSome').promise;
       }
     } finally {
       this.receiveConflict.exit();
@@ -129,14 +129,14 @@ export class SocketStream implements HalfCloseableStream {
         this.socket.write(data, (error) => {
           written = true;
           writeError = error;
-          this.sender.wake();
+          this.sender.unparkAll();
         });
         // Written to the kernel at once (the usual case): the callback only confirms it later.
         if (this.socket.writableLength > 0) {
           while (!written) {
             this.checkOpen();
             if (this.failure !== undefined || this.socket.destroyed) throw this.brokenError();
-            await this.sender.block(ctx, 'SocketStream.sendAll');
+            await this.sender.parkWait(ctx, 'SocketStream.sendAll').promise;
           }
           if (writeError) {
             this.checkOpen();
@@ -166,7 +166,7 @@ export class SocketStream implements HalfCloseableStream {
       for (;;) {
         this.checkOpen();
         if (!this.socket.writableNeedDrain || this.failure !== undefined || this.socket.destroyed) break;
-        await this.sender.block(ctx, 'SocketStream.waitSendAllMightNotBlock');
+        await this.sender.parkWait(ctx, 'SocketStream.waitSendAllMightNotBlock').promise;
       }
       await schedulePoint(ctx);
     } finally {
@@ -202,8 +202,8 @@ export class SocketStream implements HalfCloseableStream {
     if (!this.closed) {
       this.closed = true;
       this.socket.destroy();
-      this.receiver.wake();
-      this.sender.wake();
+      this.receiver.unparkAll();
+      this.sender.unparkAll();
     }
     await checkpoint();
   }

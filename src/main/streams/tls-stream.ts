@@ -31,7 +31,7 @@ import { isReceiveStream, isSendStream } from './abc.js';
 import { ConflictDetector } from './conflict-detector.js';
 import { receiveChunks } from './receive-chunks.js';
 import { optionsAndStatus, serveListeners, type ServeListenersOptions } from './serve.js';
-import { SideWaiter } from './side-waiter.js';
+import { ParkingLot } from '../sync/parking-lot.js';
 import type { SocketListener } from './socket-listener.js';
 import { SocketStream } from './socket-stream.js';
 import { openTcpListeners, openTcpStream, type OpenTcpListenersOptions, type OpenTcpStreamOptions } from './tcp.js';
@@ -42,17 +42,17 @@ const EMPTY = new Uint8Array(0);
 class CiphertextDuplex extends Duplex {
   readonly outgoing: { chunk: Buffer; callback: (error?: Error | null) => void }[] = [];
   readWanted = false;
-  readonly writer = new SideWaiter();
-  readonly reader = new SideWaiter();
+  readonly writer = new ParkingLot();
+  readonly reader = new ParkingLot();
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.outgoing.push({ chunk, callback });
-    this.writer.wake();
+    this.writer.unparkAll();
   }
 
   override _read(): void {
     this.readWanted = true;
-    this.reader.wake();
+    this.reader.unparkAll();
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -61,8 +61,8 @@ class CiphertextDuplex extends Duplex {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     for (const { callback: cb } of this.outgoing.splice(0)) cb(error ?? new Error('the TLS transport was closed'));
-    this.writer.wake();
-    this.reader.wake();
+    this.writer.unparkAll();
+    this.reader.unparkAll();
     callback(error);
   }
 }
@@ -129,7 +129,7 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
   private async sendCiphertext(): Promise<void> {
     const ctx = currentContext('TLSStream writer');
     for (;;) {
-      while (this.duplex.outgoing.length === 0) await this.duplex.writer.block(ctx, 'TLSStream writer');
+      while (this.duplex.outgoing.length === 0) await this.duplex.writer.parkWait(ctx, 'TLSStream writer').promise;
       const batch = this.duplex.outgoing.splice(0);
       const data = batch.length === 1 ? batch[0]!.chunk : Buffer.concat(batch.map((b) => b.chunk));
       this.sending = true;
@@ -148,7 +148,7 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
   private async receiveCiphertext(): Promise<void> {
     const ctx = currentContext('TLSStream reader');
     for (;;) {
-      while (!this.duplex.readWanted) await this.duplex.reader.block(ctx, 'TLSStream reader');
+      while (!this.duplex.readWanted) await this.duplex.reader.parkWait(ctx, 'TLSStream reader').promise;
       const chunk = await this.transportStream.receiveSome();
       if (chunk.length === 0) {
         if (!this.secure) throw new BrokenResourceError('the transport reached its end before the TLS handshake finished');
