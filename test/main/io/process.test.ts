@@ -151,4 +151,17 @@ test('lowlevel.openProcess: poll, sendSignal, wait and its cancelled twin, pipes
   proc.kill(); // after the exit: does nothing
 }));
 
+test('Process.aclose waits for the exit; cancelled, it kills the process and still waits', real(async () => {
+  const proc = await lowlevel.openProcess(node('setInterval(() => {}, 1000)'), { stdout: 'pipe' });
+  const scope = new CancelScope();
+  await openNursery(async (nursery) => {
+    nursery.startSoon(() => scope.run(() => proc.aclose()));
+    await sleep(100);
+    assert.is(proc.poll(), undefined, 'aclose is waiting for the exit');
+    scope.cancel();
+  });
+  assert.ok(scope.cancelledCaught);
+  assert.is(proc.returncode, -9, 'killed, and waited for');
+}));
+
 test.run();

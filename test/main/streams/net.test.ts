@@ -276,6 +276,19 @@ test('serveUnix: a Unix domain server under nursery.start', real(async () => {
   assert.not.ok(fs.existsSync(where), 'the socket file is removed when the listener closes');
 }));
 
+test('lowlevel.waitForEvent: the event, the error, and a cancelled wait that leaves no listener', real(async () => {
+  const { EventEmitter } = await import('node:events');
+  const emitter = new EventEmitter();
+  setImmediate(() => emitter.emit('ready', 42));
+  assert.is(await lowlevel.waitForEvent(emitter, 'ready', 'test'), 42);
+  setImmediate(() => emitter.emit('error', new Error('boom')));
+  assert.match(String(await rejection(lowlevel.waitForEvent(emitter, 'ready', 'test'))), /boom/);
+  let cancelled = false;
+  assert.is(await moveOnAfter(20, () => lowlevel.waitForEvent(emitter, 'never', 'test', () => (cancelled = true))), undefined);
+  assert.ok(cancelled, 'onCancel ran');
+  assert.is(emitter.listenerCount('never') + emitter.listenerCount('error'), 0, 'no listener left');
+}));
+
 test('lowlevel.happyEyeballs: staggered attempts, failures start the next at once, first success wins', async () => {
   const { MockClock } = await import('triode/testing');
   const clock = new MockClock({ autojumpThreshold: 0 });

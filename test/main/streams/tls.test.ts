@@ -135,6 +135,23 @@ test('unwrap: both sides end TLS and keep talking in the clear over the same tra
   assert.instance(await rejection(a.receiveSome()), ClosedResourceError);
 }));
 
+test('a cancelled unwrap (the peer never answers the close-notify) ends; the stream can still be closed', real(async () => {
+  const [a, b] = await tlsOver(async () => memoryStreamPair())();
+  await openNursery(async (nursery) => {
+    nursery.startSoon(() => b.doHandshake());
+    await a.doHandshake();
+  });
+  const scope = new CancelScope();
+  await openNursery(async (nursery) => {
+    nursery.startSoon(() => scope.run(() => a.unwrap()));
+    await waitAllTasksBlocked();
+    scope.cancel();
+  });
+  assert.ok(scope.cancelledCaught);
+  await a.aclose();
+  await b.aclose();
+}));
+
 test('openTlsOverTcpStream and serveTlsOverTcp under nursery.start', real(async () => {
   await openNursery(async (nursery) => {
     const listeners: TLSListener<SocketStream>[] = await nursery.start(serveTlsOverTcp, async (stream: TLSStream<SocketStream>) => {
