@@ -16,6 +16,7 @@
  * failed handshake). `aclose()` sends close-notify, then closes the transport; `acloseForcefully`
  * skips the close-notify.
  */
+import net from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { BrokenResourceError, ClosedResourceError, isCancellation } from '../../shared/errors.js';
@@ -334,8 +335,8 @@ export async function openTlsOverTcpStream(
     ...(happyEyeballsDelayMs !== undefined ? { happyEyeballsDelayMs } : {}),
     ...(localAddress !== undefined ? { localAddress } : {}),
   });
-  const isIp = /^[\d.]+$|:/.test(host);
-  return new TLSStream(tcp, { ...(isIp ? {} : { servername: host }), ...options });
+  // SNI carries host names only, never an IP literal.
+  return new TLSStream(tcp, { ...(net.isIP(host) !== 0 ? {} : { servername: host }), ...options });
 }
 
 export type ServeTlsOverTcpOptions = OpenTcpListenersOptions & ServeListenersOptions;
