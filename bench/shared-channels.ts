@@ -29,11 +29,12 @@ async function repeat(fn: () => Promise<number>): Promise<number> {
 }
 
 /**
- * Messages (or bytes) per second through a shared channel, worker → main; `batch` receives with
- * receiveBatch (every value available per step) instead of one value per step; `sendBatch` > 0
- * sends that many values per sendBatchSync.
+ * Messages (or bytes) per second through a shared channel, worker → main. `receive` is how the
+ * main thread takes them: one value per step (`for await`), every value available per step
+ * (receiveBatch), or each copied into one reused buffer (receiveInto). `sendBatch` > 0 sends
+ * that many values per sendBatchSync.
  */
-function sharedRate(count: number, size: number, pool: WorkerPool, batch = false, sendBatch = 0): Promise<number> {
+function sharedRate(count: number, size: number, pool: WorkerPool, receive: 'each' | 'batch' | 'into' = 'each', sendBatch = 0): Promise<number> {
   return run(async () => {
     const [tx, rx] = openSharedChannel<Uint8Array>({ capacityBytes: Math.max(1 << 20, size * 16) });
     const t0 = performance.now();
@@ -46,9 +47,16 @@ function sharedRate(count: number, size: number, pool: WorkerPool, batch = false
             : runInWorker(sharedWorker, 'produceBytes', [tx, count, size], { pool }),
         ),
       );
-      if (batch) {
+      if (receive === 'batch') {
         try {
           for (;;) for (const chunk of await rx.receiveBatch()) received += chunk.byteLength > 0 ? 1 : 0;
+        } catch (error) {
+          if (!(error instanceof EndOfChannel)) throw error;
+        }
+      } else if (receive === 'into') {
+        const target = new Uint8Array(size);
+        try {
+          for (;;) received += (await rx.receiveInto(target)) > 0 ? 1 : 0;
         } catch (error) {
           if (!(error instanceof EndOfChannel)) throw error;
         }
@@ -145,6 +153,11 @@ async function main(): Promise<void> {
     MessageChannel: await repeat(() => postRate(SMALL, SMALL_BYTES, true)),
     'Buffer.copy': NaN,
   };
+  const big = {
+    postMessage: MB(await repeat(() => postRate(BIG, BIG_BYTES, false))),
+    MessageChannel: MB(await repeat(() => postRate(BIG, BIG_BYTES, true))),
+    'Buffer.copy': MB(await repeat(() => copyRate(BIG, BIG_BYTES))),
+  };
   const rows: Row[] = [
     {
       case: `${SMALL} × ${SMALL_BYTES} B, worker → main`,
@@ -154,22 +167,25 @@ async function main(): Promise<void> {
     {
       case: `same, receiveBatch`,
       unit: 'msgs/s',
-      results: { triode: await repeat(() => sharedRate(SMALL, SMALL_BYTES, pool, true)), ...small },
+      results: { triode: await repeat(() => sharedRate(SMALL, SMALL_BYTES, pool, 'batch')), ...small },
     },
     {
       case: `same, sendBatchSync(256) + receiveBatch`,
       unit: 'msgs/s',
-      results: { triode: await repeat(() => sharedRate(SMALL, SMALL_BYTES, pool, true, 256)), ...small },
+      results: { triode: await repeat(() => sharedRate(SMALL, SMALL_BYTES, pool, 'batch', 256)), ...small },
     },
     {
       case: `${BIG} × 64 KiB, worker → main`,
       unit: 'MB/s',
       results: {
         triode: MB(await repeat(() => sharedRate(BIG, BIG_BYTES, pool))),
-        postMessage: MB(await repeat(() => postRate(BIG, BIG_BYTES, false))),
-        MessageChannel: MB(await repeat(() => postRate(BIG, BIG_BYTES, true))),
-        'Buffer.copy': MB(await repeat(() => copyRate(BIG, BIG_BYTES))),
+        ...big,
       },
+    },
+    {
+      case: `same, receiveInto(one buffer)`,
+      unit: 'MB/s',
+      results: { triode: MB(await repeat(() => sharedRate(BIG, BIG_BYTES, pool, 'into'))), ...big },
     },
   ];
   printTable('bench/shared-channels: moving data', rows, 'triode', 'higher');

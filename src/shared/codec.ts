@@ -61,6 +61,23 @@ export function encode(value: unknown): Encoded {
   return scratch;
 }
 
+const tagNames: Record<number, string> = {
+  [Tag.Uint8Array]: 'a Uint8Array',
+  [Tag.ArrayBuffer]: 'an ArrayBuffer',
+  [Tag.String]: 'a string',
+  [Tag.Number]: 'a number',
+  [Tag.True]: 'a boolean',
+  [Tag.False]: 'a boolean',
+  [Tag.Null]: 'null',
+  [Tag.Undefined]: 'undefined',
+  [Tag.V8]: 'an object',
+};
+
+/** What kind of value a tag stands for, for error messages. */
+export function describeTag(tag: number): string {
+  return tagNames[tag] ?? `a value of unknown tag ${tag}`;
+}
+
 /** Payload length in bytes for an encoded value. */
 export function payloadLength(encoded: Encoded): number {
   return encoded.tag === Tag.Number ? 8 : encoded.bytes === undefined ? 0 : encoded.bytes.byteLength;

@@ -16,7 +16,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { BrokenResourceError, Cancelled, ClosedResourceError, EndOfChannel, WouldBlock } from '../../shared/errors.js';
-import { decode, encode, payloadLength, Tag } from '../../shared/codec.js';
+import { decode, describeTag, encode, payloadLength, Tag } from '../../shared/codec.js';
 import {
   closeEndpoint,
   createRing,
@@ -29,8 +29,10 @@ import {
   H_WAIT_SEND,
   isEndpointOpen,
   maxPayload,
+  MAX_CAPACITY,
   openEndpoint,
   tryRead,
+  tryReadInto,
   tryReadMany,
   tryWriteMany,
   type OutgoingFrame,
@@ -100,6 +102,7 @@ function checkNotMainThread(what: string, instead: string): void {
  * no longer `seen`, at most one slice, so the caller re-checks its cancel word in between.
  */
 function waitSync(header: Int32Array, index: number, counter: number, seen: number): void {
+  if (spinUntilChanged(header, index, seen)) return;
   Atomics.add(header, counter, 1);
   Atomics.wait(header, index, seen, SYNC_SLICE_MS);
   Atomics.sub(header, counter, 1);
@@ -300,51 +303,125 @@ export class SharedSendChannel<T> extends SharedEndpoint {
   }
 }
 
+/** Refuses, before anything is taken, a frame that `receiveInto(target)` cannot take. */
+function bytesFitting(what: string, target: Uint8Array): (tag: number, length: number) => void {
+  return (tag, length) => {
+    if (tag !== Tag.Uint8Array && tag !== Tag.ArrayBuffer) {
+      throw new TypeError(`${what}: the next value is ${describeTag(tag)}, not bytes; take it with receive()`);
+    }
+    if (length > target.byteLength) {
+      throw new RangeError(`${what}: the next value has ${length} bytes, more than the ${target.byteLength} of target; nothing was taken`);
+    }
+  };
+}
+
+function checkTarget(what: string, target: unknown): asserts target is Uint8Array {
+  if (!(target instanceof Uint8Array)) throw new TypeError(`${what}: target must be a Uint8Array (or Buffer), got ${describe(target)}`);
+}
+
+/** What a read returns when the ring is empty (undefined is a value a channel can carry). */
+const EMPTY: unique symbol = Symbol('empty');
+type Read<R> = () => R | typeof EMPTY;
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+
 /** The receiving end of a shared channel; `for await` receives until EndOfChannel. */
 export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIterable<T> {
   protected readonly kind = 'receive';
 
-  private tryReceive(): { value: T } | undefined {
+  /**
+   * One attempt of every receive: `read()` under this endpoint's rules. EMPTY when the ring is
+   * empty; EndOfChannel when it is empty and every sender has closed.
+   */
+  private attempt<R>(read: Read<R>): R | typeof EMPTY {
     this.checkOpen();
-    const frame = tryRead(this.ring);
-    if (frame !== undefined) {
-      wakeLocal(this.ring.sab, H_SPACE);
-      return { value: decode(frame.tag, frame.payload) as T };
+    let got = read();
+    // Empty with no sender left: a sender may have written and closed between our read and
+    // the check, so read once more before calling it the end.
+    if (got === EMPTY && Atomics.load(this.ring.header, H_SENDERS) === 0) {
+      got = read();
+      if (got === EMPTY) throw new EndOfChannel('every send channel was closed');
     }
-    if (Atomics.load(this.ring.header, H_SENDERS) === 0) {
-      // A sender may have written and closed between our read and this check: read again.
-      const late = tryRead(this.ring);
-      if (late !== undefined) {
-        wakeLocal(this.ring.sab, H_SPACE);
-        return { value: decode(late.tag, late.payload) as T };
+    if (got !== EMPTY) wakeLocal(this.ring.sab, H_SPACE);
+    return got;
+  }
+
+  /**
+   * The one wait of every async receive: `attempt(read)` until it takes something, sleeping
+   * (cancellably, consuming nothing) while the ring is empty. A checkpoint. With `atEnd`,
+   * EndOfChannel returns `atEnd` instead of throwing (for iteration, without a second async
+   * layer per value).
+   */
+  private async receiveWith<R>(what: string, read: Read<R>, atEnd?: R): Promise<R> {
+    const ctx = currentContext(what);
+    for (;;) {
+      cancelPoint(ctx);
+      const seen = Atomics.load(this.ring.header, H_DATA);
+      let got: R | typeof EMPTY;
+      try {
+        got = this.attempt(read);
+      } catch (error) {
+        if (atEnd !== undefined && error instanceof EndOfChannel) return atEnd;
+        throw error;
       }
-      throw new EndOfChannel('every send channel was closed');
+      if (got !== EMPTY) {
+        const macrotask = schedulePoint(ctx);
+        if (macrotask !== undefined) await macrotask;
+        return got;
+      }
+      if (spinUntilChanged(this.ring.header, H_DATA, seen)) continue;
+      await waitForChange(ctx, this.ring, H_DATA, H_WAIT_RECV, seen, what);
     }
-    return undefined;
+  }
+
+  /** The blocking twin of receiveWith, for `*Sync` in workers (wakes on the call's cancel word too). */
+  private receiveSyncWith<R>(what: string, read: Read<R>): R {
+    checkNotMainThread(what, 'await receive()');
+    const header = this.ring.header;
+    for (;;) {
+      checkCallCancelled();
+      const seen = Atomics.load(header, H_DATA);
+      const got = this.attempt(read);
+      if (got !== EMPTY) return got;
+      waitSync(header, H_DATA, H_WAIT_RECV, seen);
+    }
+  }
+
+  private readonly readOne: Read<T> = () => {
+    const frame = tryRead(this.ring);
+    return frame === undefined ? EMPTY : (decode(frame.tag, frame.payload) as T);
+  };
+
+  private readonly readResult: Read<IteratorResult<T, undefined>> = () => {
+    const frame = tryRead(this.ring);
+    return frame === undefined ? EMPTY : { value: decode(frame.tag, frame.payload) as T, done: false };
+  };
+
+  private readMany(maxCount: number): T[] | typeof EMPTY {
+    const payloads: Uint8Array[] = [];
+    const tags: number[] = [];
+    const count = tryReadMany(this.ring, maxCount, payloads, tags);
+    if (count === 0) return EMPTY;
+    const values = new Array<T>(count);
+    for (let i = 0; i < count; i++) values[i] = decode(tags[i]!, payloads[i]!) as T;
+    return values;
+  }
+
+  private readInto(target: Uint8Array, accept: (tag: number, length: number) => void): number | typeof EMPTY {
+    const length = tryReadInto(this.ring, target, accept);
+    return length < 0 ? EMPTY : length;
   }
 
   /** Receives without waiting; `WouldBlock` when empty, `EndOfChannel` when drained and every sender closed. */
   receiveNowait(): T {
-    const got = this.tryReceive();
-    if (got === undefined) throw new WouldBlock('the shared channel is empty');
-    return got.value;
+    const got = this.attempt(this.readOne);
+    if (got === EMPTY) throw new WouldBlock('the shared channel is empty');
+    return got;
   }
 
   /** Receives the next value, waiting until there is one. A checkpoint; cancelled: nothing was taken. */
-  async receive(): Promise<T> {
-    const ctx = currentContext('SharedReceiveChannel.receive');
-    for (;;) {
-      cancelPoint(ctx);
-      const seen = Atomics.load(this.ring.header, H_DATA);
-      const got = this.tryReceive();
-      if (got !== undefined) {
-        const macrotask = schedulePoint(ctx);
-        if (macrotask !== undefined) await macrotask;
-        return got.value;
-      }
-      if (spinUntilChanged(this.ring.header, H_DATA, seen)) continue;
-      await waitForChange(ctx, this.ring, H_DATA, H_WAIT_RECV, seen, 'SharedReceiveChannel.receive');
-    }
+  receive(): Promise<T> {
+    return this.receiveWith('SharedReceiveChannel.receive', this.readOne);
   }
 
   /**
@@ -355,38 +432,34 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
    */
   async receiveBatch(maxCount = 1024): Promise<T[]> {
     checkInteger('SharedReceiveChannel.receiveBatch', 'maxCount', maxCount, 1);
-    const ctx = currentContext('SharedReceiveChannel.receiveBatch');
-    for (;;) {
-      cancelPoint(ctx);
-      this.checkOpen();
-      const seen = Atomics.load(this.ring.header, H_DATA);
-      const frames = tryReadMany(this.ring, maxCount);
-      if (frames.length > 0) {
-        wakeLocal(this.ring.sab, H_SPACE);
-        const values = frames.map((frame) => decode(frame.tag, frame.payload) as T);
-        const macrotask = schedulePoint(ctx);
-        if (macrotask !== undefined) await macrotask;
-        return values;
-      }
-      // Empty: the one-value path knows the end-of-channel rule (and the late-write race).
-      const got = this.tryReceive();
-      if (got !== undefined) return [got.value];
-      if (spinUntilChanged(this.ring.header, H_DATA, seen)) continue;
-      await waitForChange(ctx, this.ring, H_DATA, H_WAIT_RECV, seen, 'SharedReceiveChannel.receiveBatch');
-    }
+    return this.receiveWith('SharedReceiveChannel.receiveBatch', () => this.readMany(maxCount));
+  }
+
+  /**
+   * Receives the next value, which must be bytes (a `Uint8Array` or `ArrayBuffer` was sent),
+   * by copying it into `target`; returns its length. No buffer is allocated: for streaming large
+   * chunks, receive each into the same buffer. A checkpoint; cancelled: nothing was taken. A next
+   * value that is not bytes (TypeError) or is longer than `target` (RangeError) is refused and
+   * left in the channel.
+   */
+  async receiveInto(target: Uint8Array): Promise<number> {
+    const what = 'SharedReceiveChannel.receiveInto';
+    checkTarget(what, target);
+    const accept = bytesFitting(what, target);
+    return this.receiveWith(what, () => this.readInto(target, accept));
   }
 
   /** In a worker: receives, blocking the thread until a value arrives. Throws `Cancelled` when the call is cancelled. */
   receiveSync(): T {
-    checkNotMainThread('SharedReceiveChannel.receiveSync', 'await receive()');
-    const header = this.ring.header;
-    for (;;) {
-      checkCallCancelled();
-      const seen = Atomics.load(header, H_DATA);
-      const got = this.tryReceive();
-      if (got !== undefined) return got.value;
-      waitSync(header, H_DATA, H_WAIT_RECV, seen);
-    }
+    return this.receiveSyncWith('SharedReceiveChannel.receiveSync', this.readOne);
+  }
+
+  /** In a worker: `receiveInto`, blocking the thread until a value arrives. */
+  receiveIntoSync(target: Uint8Array): number {
+    const what = 'SharedReceiveChannel.receiveIntoSync';
+    checkTarget(what, target);
+    const accept = bytesFitting(what, target);
+    return this.receiveSyncWith(what, () => this.readInto(target, accept));
   }
 
   /** Another receive endpoint of the same channel. */
@@ -396,29 +469,8 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
   }
 
   /** `receive()` reporting EndOfChannel as the end of iteration, in one async step per value. */
-  private async next(): Promise<IteratorResult<T, undefined>> {
-    const ctx = currentContext('SharedReceiveChannel iteration');
-    try {
-      for (;;) {
-        cancelPoint(ctx);
-        const seen = Atomics.load(this.ring.header, H_DATA);
-        const got = this.tryReceive();
-        if (got !== undefined) {
-          const macrotask = schedulePoint(ctx);
-          if (macrotask !== undefined) await macrotask;
-          return { value: got.value, done: false };
-        }
-        if (spinUntilChanged(this.ring.header, H_DATA, seen)) continue;
-        await waitForChange(ctx, this.ring, H_DATA, H_WAIT_RECV, seen, 'SharedReceiveChannel.receive');
-      }
-    } catch (error) {
-      if (error instanceof EndOfChannel) return { value: undefined, done: true };
-      throw error;
-    }
-  }
-
   [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
-    return { next: () => this.next() };
+    return { next: () => this.receiveWith('SharedReceiveChannel iteration', this.readResult, DONE) };
   }
 
   /** In a worker: iterate with receiveSync until EndOfChannel. */
@@ -452,7 +504,10 @@ export function endpointFromWire(wire: SharedChannelWire): SharedSendChannel<unk
 }
 
 export interface SharedChannelOptions {
-  /** Size of the ring in bytes; a value (plus 5 bytes of framing) must fit in it. */
+  /**
+   * Size of the ring in bytes (16 to 2^30; rounded up to a multiple of 8). A value, with 8 bytes
+   * of framing and padded to a multiple of 8, must fit in it.
+   */
   capacityBytes: number;
 }
 
@@ -475,6 +530,9 @@ export function openSharedChannel<T>(options: SharedChannelOptions): [SharedSend
   }
   const { capacityBytes } = options;
   checkInteger('openSharedChannel', 'capacityBytes', capacityBytes, 16);
+  if (capacityBytes > MAX_CAPACITY) {
+    throw new RangeError(`openSharedChannel: capacityBytes must be at most ${MAX_CAPACITY} (1 GiB), got ${capacityBytes}`);
+  }
   const ring = viewRing(createRing(capacityBytes));
   return [new SharedSendChannel<T>(ring, openEndpoint(ring, 'send')), new SharedReceiveChannel<T>(ring, openEndpoint(ring, 'receive'))];
 }

@@ -23,6 +23,9 @@ test('openSharedChannel validates capacityBytes', () => {
   assert.throws(() => openSharedChannel({ capacityBytes: 8 }), (e: Error) => e instanceof RangeError);
   assert.throws(() => openSharedChannel({ capacityBytes: 1.5 }), (e: Error) => e instanceof RangeError);
   assert.throws(() => openSharedChannel(null as never), (e: Error) => e instanceof TypeError);
+  assert.throws(() => openSharedChannel({ capacityBytes: 2 ** 31 }), /at most 1073741824/);
+  const [tx] = openSharedChannel({ capacityBytes: 60 });
+  assert.is(tx.statistics().capacityBytes, 64, 'rounded up to a multiple of 8');
 });
 
 test('every kind of value round-trips, in order', mock(async () => {
@@ -105,7 +108,53 @@ test('a value larger than the ring is rejected with a RangeError that says the l
   const [tx] = openSharedChannel<Uint8Array>({ capacityBytes: 64 });
   const error = (await rejection(tx.send(new Uint8Array(100)))) as Error;
   assert.instance(error, RangeError);
-  assert.match(error.message, /100 bytes does not fit a ring of 64 bytes \(at most 59 bytes of payload\)/);
+  assert.match(error.message, /100 bytes does not fit a ring of 64 bytes \(at most 56 bytes of payload\)/);
+  assert.instance(await rejection(tx.send(new Uint8Array(57))), RangeError);
+}));
+
+test('a value of exactly the largest payload fills the ring and arrives whole', mock(async () => {
+  const [tx, rx] = openSharedChannel<Uint8Array>({ capacityBytes: 64 });
+  for (let round = 0; round < 3; round++) {
+    await tx.send(new Uint8Array(56).fill(round + 1));
+    assert.throws(() => tx.sendNowait(new Uint8Array(0)), (e: Error) => e instanceof WouldBlock, 'full');
+    assert.equal(Array.from(await rx.receive()), new Array(56).fill(round + 1));
+  }
+}));
+
+test('receiveInto copies the next value into the buffer it is given, and leaves what it refuses', mock(async () => {
+  const [tx, rx] = openSharedChannel<Uint8Array | ArrayBuffer | string>({ capacityBytes: 4096 });
+  const target = new Uint8Array(300);
+  await tx.send(new Uint8Array([1, 2, 3]));
+  await tx.send(new Uint8Array(300).fill(9)); // a large frame, exactly the target's size
+  await tx.send(new Uint8Array([4, 5]).buffer);
+  await tx.send('text');
+  await tx.send(new Uint8Array(301));
+  assert.is(await rx.receiveInto(target), 3);
+  assert.equal(Array.from(target.subarray(0, 3)), [1, 2, 3]);
+  assert.is(await rx.receiveInto(target), 300);
+  assert.ok(target.every((byte) => byte === 9));
+  assert.is(await rx.receiveInto(Buffer.alloc(2)), 2, 'an ArrayBuffer is bytes too; a Buffer is a target');
+  const notBytes = (await rejection(rx.receiveInto(target))) as Error;
+  assert.instance(notBytes, TypeError);
+  assert.match(notBytes.message, /the next value is a string, not bytes/);
+  assert.is(await rx.receive(), 'text', 'the refused value is still there');
+  const tooLong = (await rejection(rx.receiveInto(target))) as Error;
+  assert.instance(tooLong, RangeError);
+  assert.match(tooLong.message, /301 bytes, more than the 300 of target/);
+  assert.is(((await rx.receive()) as Uint8Array).byteLength, 301, 'the refused value is still there');
+  assert.instance(await rejection(rx.receiveInto([] as never)), TypeError);
+  tx.close();
+  assert.instance(await rejection(rx.receiveInto(target)), EndOfChannel);
+}));
+
+test('a cancelled receiveInto takes nothing and leaves the buffer alone', mock(async () => {
+  const [tx, rx] = openSharedChannel<Uint8Array>({ capacityBytes: 1024 });
+  const target = new Uint8Array(8).fill(0xee);
+  assert.is(await moveOnAfter(10, () => rx.receiveInto(target)), undefined);
+  assert.ok(target.every((byte) => byte === 0xee));
+  await tx.send(new Uint8Array([7]));
+  assert.is(await rx.receiveInto(target), 1);
+  assert.is(target[0], 7);
 }));
 
 test('backpressure: a sender stops when the ring is full (counted, not timed)', mock(async () => {
@@ -114,7 +163,7 @@ test('backpressure: a sender stops when the ring is full (counted, not timed)', 
   await openNursery(async (n) => {
     n.startSoon(async () => { for (let i = 0; i < 10; i++) { await tx.send(i); sent++; } });
     await waitAllTasksBlocked();
-    assert.is(sent, 4, 'four 13-byte frames fit in 64 bytes; the fifth send waits');
+    assert.is(sent, 4, 'four 16-byte frames (8 of header, 8 of number) fit in 64 bytes; the fifth send waits');
     assert.throws(() => tx.sendNowait(99), (e: Error) => e instanceof WouldBlock);
     for (let i = 0; i < 10; i++) assert.is(await rx.receive(), i);
   });
@@ -342,6 +391,28 @@ test('a cancelled receiveSync in a worker stops at once and closes its endpoint'
   });
 });
 
+test('receiveIntoSync in a worker: large chunks into one buffer, every byte intact; its cancelled twin stops at once', async () => {
+  await withPool(async (pool) => {
+    const [tx, rx] = openSharedChannel<Uint8Array>({ capacityBytes: 200_000 });
+    let expected = 0;
+    await openNursery(async (n) => {
+      n.startSoon(() => rx.use(() => runInWorker(fixture, 'sumBytesInto', [rx, 65_536], { pool })).then((sum) => assert.is(sum, expected)));
+      await tx.use(async () => {
+        for (let i = 0; i < 40; i++) {
+          const chunk = new Uint8Array(65_536 - i).map((_, j) => (i + j) & 0xff);
+          expected += chunk.reduce((a, b) => a + b, 0);
+          await tx.send(chunk);
+        }
+      });
+    });
+    const [, idle] = openSharedChannel<Uint8Array>({ capacityBytes: 64 });
+    const t0 = performance.now();
+    assert.is(await moveOnAfter(30, () => runInWorker(fixture, 'sumBytesInto', [idle, 16], { pool })), undefined);
+    assert.ok(performance.now() - t0 < 1000);
+    assert.is(idle.statistics().openReceiveChannels, 1, "the worker's endpoint is closed again");
+  });
+});
+
 test('a lock left held by a terminated thread breaks the channel instead of freezing the main thread', async () => {
   await run(async () => {
     const [tx, rx] = openSharedChannel<number>({ capacityBytes: 64 });
@@ -361,6 +432,7 @@ test('sync endpoints refuse to block the main thread', mock(async () => {
   const [tx, rx] = openSharedChannel<number>({ capacityBytes: 64 });
   assert.throws(() => tx.sendSync(1), /would block the main thread/);
   assert.throws(() => rx.receiveSync(), /would block the main thread/);
+  assert.throws(() => rx.receiveIntoSync(new Uint8Array(1)), /would block the main thread/);
 }));
 
 test('property: two worker producers, main receives with random cancellations; every value once', async () => {
