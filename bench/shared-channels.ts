@@ -5,7 +5,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { fileURLToPath } from 'node:url';
 import { EndOfChannel, WorkerPool, mapInWorkers, openNursery, openSharedChannel, run, runInWorker } from 'triode';
-import { printTable, type Row } from './harness.js';
+import { printTable } from './harness.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SMALL = 1_000_000;
@@ -22,10 +22,17 @@ function median(values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 }
 
-async function repeat(fn: () => Promise<number>): Promise<number> {
-  const values: number[] = [];
-  for (let i = 0; i < RUNS; i++) values.push(await fn());
-  return median(values);
+/**
+ * Runs every measurement once per round, for RUNS rounds, so that all of them see the same
+ * machine (it is shared and noisy: compare by ratio); returns the median of each.
+ */
+async function rounds<K extends string>(measures: Record<K, () => Promise<number>>): Promise<Record<K, number>> {
+  const names = Object.keys(measures) as K[];
+  const values = new Map<K, number[]>(names.map((name) => [name, []]));
+  for (let round = 0; round < RUNS; round++) {
+    for (const name of names) values.get(name)!.push(await measures[name]());
+  }
+  return Object.fromEntries(names.map((name) => [name, median(values.get(name)!)])) as Record<K, number>;
 }
 
 /**
@@ -34,9 +41,16 @@ async function repeat(fn: () => Promise<number>): Promise<number> {
  * (receiveBatch), or each copied into one reused buffer (receiveInto). `sendBatch` > 0 sends
  * that many values per sendBatchSync.
  */
-function sharedRate(count: number, size: number, pool: WorkerPool, receive: 'each' | 'batch' | 'into' = 'each', sendBatch = 0): Promise<number> {
+function sharedRate(
+  count: number,
+  size: number,
+  pool: WorkerPool,
+  receive: 'each' | 'batch' | 'into' = 'each',
+  sendBatch = 0,
+  capacityBytes = 1 << 20,
+): Promise<number> {
   return run(async () => {
-    const [tx, rx] = openSharedChannel<Uint8Array>({ capacityBytes: Math.max(1 << 20, size * 16) });
+    const [tx, rx] = openSharedChannel<Uint8Array>({ capacityBytes });
     const t0 = performance.now();
     let received = 0;
     await openNursery(async (n) => {
@@ -103,12 +117,21 @@ function postRate(count: number, size: number, viaPort: boolean): Promise<number
   });
 }
 
-/** Bytes per second of Buffer.copy in one thread: the memory-bandwidth ceiling. */
-async function copyRate(count: number, size: number): Promise<number> {
-  const source = Buffer.alloc(size, 7);
-  const target = Buffer.alloc(size);
+/**
+ * Chunks per second of Buffer.copy in one thread: the ceiling. `where` picks the memory: one
+ * 64 KiB buffer into another (cache-hot), or through 256 MiB of buffers, past every cache
+ * (memory-bound).
+ */
+async function copyRate(count: number, size: number, where: 'hot' | 'memory'): Promise<number> {
+  const span = where === 'memory' ? 256 << 20 : size;
+  const source = Buffer.alloc(span, 7);
+  const target = Buffer.alloc(span, 1); // filled: its pages exist before the clock starts
   const t0 = performance.now();
-  for (let i = 0; i < count; i++) source.copy(target);
+  let offset = 0;
+  for (let i = 0; i < count; i++) {
+    source.copy(target, offset, offset, offset + size);
+    offset = offset + size >= span ? 0 : offset + size;
+  }
   return count / ((performance.now() - t0) / 1000);
 }
 
@@ -147,60 +170,53 @@ async function piscinaPerItemRate(): Promise<number> {
 
 async function main(): Promise<void> {
   const pool = new WorkerPool({ maxThreads: 2, minThreads: 2 });
-  const MB = (perSecond: number) => (perSecond * BIG_BYTES) / 1e6;
-  const small = {
-    postMessage: await repeat(() => postRate(SMALL, SMALL_BYTES, false)),
-    MessageChannel: await repeat(() => postRate(SMALL, SMALL_BYTES, true)),
-    'Buffer.copy': NaN,
-  };
-  const big = {
-    postMessage: MB(await repeat(() => postRate(BIG, BIG_BYTES, false))),
-    MessageChannel: MB(await repeat(() => postRate(BIG, BIG_BYTES, true))),
-    'Buffer.copy': MB(await repeat(() => copyRate(BIG, BIG_BYTES))),
-  };
-  const rows: Row[] = [
-    {
-      case: `${SMALL} × ${SMALL_BYTES} B, worker → main`,
-      unit: 'msgs/s',
-      results: { triode: await repeat(() => sharedRate(SMALL, SMALL_BYTES, pool)), ...small },
-    },
-    {
-      case: `same, receiveBatch`,
-      unit: 'msgs/s',
-      results: { triode: await repeat(() => sharedRate(SMALL, SMALL_BYTES, pool, 'batch')), ...small },
-    },
-    {
-      case: `same, sendBatchSync(256) + receiveBatch`,
-      unit: 'msgs/s',
-      results: { triode: await repeat(() => sharedRate(SMALL, SMALL_BYTES, pool, 'batch', 256)), ...small },
-    },
-    {
-      case: `${BIG} × 64 KiB, worker → main`,
-      unit: 'MB/s',
-      results: {
-        triode: MB(await repeat(() => sharedRate(BIG, BIG_BYTES, pool))),
-        ...big,
-      },
-    },
-    {
-      case: `same, receiveInto(one buffer)`,
-      unit: 'MB/s',
-      results: { triode: MB(await repeat(() => sharedRate(BIG, BIG_BYTES, pool, 'into'))), ...big },
-    },
-  ];
-  printTable('bench/shared-channels: moving data', rows, 'triode', 'higher');
-  printTable('bench/shared-channels: mapInWorkers', [
-    {
-      case: 'trivial items, 2 threads',
-      unit: 'items/s',
-      results: {
-        triode: await repeat(() => mapRate(pool)),
-        'runInWorker per item': await repeat(() => callPerItemRate(pool)),
-        'piscina per item': await repeat(piscinaPerItemRate),
-      },
-    },
+  const small = await rounds({
+    each: () => sharedRate(SMALL, SMALL_BYTES, pool),
+    batch: () => sharedRate(SMALL, SMALL_BYTES, pool, 'batch'),
+    batches: () => sharedRate(SMALL, SMALL_BYTES, pool, 'batch', 256),
+    postMessage: () => postRate(SMALL, SMALL_BYTES, false),
+    MessageChannel: () => postRate(SMALL, SMALL_BYTES, true),
+  });
+  const smallPeers = { postMessage: small.postMessage, MessageChannel: small.MessageChannel };
+  printTable('bench/shared-channels: 64-byte messages', [
+    { case: `${SMALL} × ${SMALL_BYTES} B, worker → main, for await`, unit: 'msgs/s', results: { triode: small.each, ...smallPeers } },
+    { case: 'same, receiveBatch', unit: 'msgs/s', results: { triode: small.batch, ...smallPeers } },
+    { case: 'same, sendBatchSync(256) + receiveBatch', unit: 'msgs/s', results: { triode: small.batches, ...smallPeers } },
   ], 'triode', 'higher');
-  console.log(`\nmapInWorkers: ${MAP_ITEMS} items, batches of 256, unordered; calls per item: ${CALL_ITEMS} calls.`);
+
+  const MB = (perSecond: number) => (perSecond * BIG_BYTES) / 1e6;
+  const big = await rounds({
+    receive: () => sharedRate(BIG, BIG_BYTES, pool),
+    into: () => sharedRate(BIG, BIG_BYTES, pool, 'into'),
+    intoLarger: () => sharedRate(BIG, BIG_BYTES, pool, 'into', 0, 4 << 20),
+    postMessage: () => postRate(BIG, BIG_BYTES, false),
+    MessageChannel: () => postRate(BIG, BIG_BYTES, true),
+    hot: () => copyRate(BIG, BIG_BYTES, 'hot'),
+    memory: () => copyRate(BIG, BIG_BYTES, 'memory'),
+  });
+  const bigPeers = {
+    postMessage: MB(big.postMessage),
+    MessageChannel: MB(big.MessageChannel),
+    'Buffer.copy': MB(big.hot),
+    'Buffer.copy, 256 MiB': MB(big.memory),
+  };
+  printTable('bench/shared-channels: 64 KiB chunks', [
+    { case: `${BIG} × 64 KiB, worker → main, receive (1 MiB ring)`, unit: 'MB/s', results: { triode: MB(big.receive), ...bigPeers } },
+    { case: 'same, receiveInto(one buffer)', unit: 'MB/s', results: { triode: MB(big.into), ...bigPeers } },
+    { case: 'same, receiveInto, 4 MiB ring', unit: 'MB/s', results: { triode: MB(big.intoLarger), ...bigPeers } },
+  ], 'triode', 'higher');
+
+  const map = await rounds({
+    triode: () => mapRate(pool),
+    'runInWorker per item': () => callPerItemRate(pool),
+    'piscina per item': piscinaPerItemRate,
+  });
+  printTable('bench/shared-channels: mapInWorkers', [{ case: 'trivial items, 2 threads', unit: 'items/s', results: map }], 'triode', 'higher');
+  console.log(
+    `\nEach round runs every case once (${RUNS} rounds; BENCH_RUNS=n to change). Buffer.copy: 64 KiB into 64 KiB in one ` +
+      'thread (cache-hot, the ceiling); "256 MiB": the same through 256 MiB of buffers (memory-bound). ' +
+      `mapInWorkers: ${MAP_ITEMS} items, batches of 256, unordered; calls per item: ${CALL_ITEMS} calls.`,
+  );
   await pool.close();
 }
 
