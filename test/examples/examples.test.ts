@@ -98,6 +98,15 @@ test('channel-without-clone: the second producer hits ClosedResourceError', asyn
   assert.match(out, /producer B failed: ClosedResourceError/);
 });
 
+test('shared-channels: the streamed file hashes as the file does; mapInWorkers finds every prime', async () => {
+  const out = await runExample('shared-channels.js');
+  const streamed = out.match(/streamed (\d+) bytes of .* in (\d+) chunks/);
+  assert.ok(streamed, out);
+  assert.is(Number(streamed![2]), Math.ceil(Number(streamed![1]) / 65536), 'full 64 KiB chunks, the last one shorter');
+  assert.match(out, /sha256 of the stream matches the file: true/);
+  assert.match(out, /primes below 200000: 17984/);
+});
+
 test('`npm run examples` runs every example', async () => {
   const out = await runExample('all.js');
   assert.match(out, /All examples ran/);
