@@ -435,40 +435,46 @@ test('sync endpoints refuse to block the main thread', mock(async () => {
   assert.throws(() => rx.receiveIntoSync(new Uint8Array(1)), /would block the main thread/);
 }));
 
-test('property: two worker producers, main receives with random cancellations; every value once', async () => {
+test('property: two worker producers (values one by one or in batches), main receives one or a batch at a time with random cancellations; every value once, in order per producer', async () => {
   const pool = new WorkerPool({ maxThreads: 2 });
+  const B = 1_000_000; // producer B's values start here, so each producer's order can be checked
   try {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 16, max: 256 }),
         fc.integer({ min: 0, max: 200 }),
         fc.integer({ min: 0, max: 200 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 9 }),
         // Timeouts of at least 1 ms: a loop of receives that are all cancelled on entry would
         // never receive anything (nor reach EndOfChannel), by construction.
-        fc.array(fc.option(fc.integer({ min: 1, max: 3 })), { minLength: 1, maxLength: 20 }),
-        async (capacityBytes, countA, countB, timeouts) => {
+        fc.array(fc.record({ timeout: fc.option(fc.integer({ min: 1, max: 3 })), batch: fc.option(fc.integer({ min: 1, max: 5 })) }), {
+          minLength: 1,
+          maxLength: 20,
+        }),
+        async (capacityBytes, countA, countB, batchA, batchB, steps) => {
           await run(async () => {
             const [tx, rx] = openSharedChannel<number>({ capacityBytes });
             const got: number[] = [];
             await openNursery(async (n) => {
               const txA = tx.clone();
-              n.startSoon(() => txA.use(() => runInWorker(fixture, 'produce', [txA, countA], { pool })));
-              n.startSoon(() => tx.use(() => runInWorker(fixture, 'produce', [tx, countB], { pool })));
+              n.startSoon(() => txA.use(() => runInWorker(fixture, 'produceFrom', [txA, 0, countA, batchA], { pool })));
+              n.startSoon(() => tx.use(() => runInWorker(fixture, 'produceFrom', [tx, B, countB, batchB], { pool })));
               let i = 0;
               for (;;) {
-                const timeout = timeouts[i++ % timeouts.length];
+                const { timeout, batch } = steps[i++ % steps.length]!;
                 try {
-                  const op = () => rx.receive();
-                  const v = timeout === null ? await op() : await moveOnAfter(timeout!, op);
-                  if (v !== undefined) got.push(v);
+                  const op = async () => (batch === null ? [await rx.receive()] : await rx.receiveBatch(batch));
+                  const values = timeout === null ? await op() : await moveOnAfter(timeout, op);
+                  if (values !== undefined) got.push(...values);
                 } catch (error) {
                   if (error instanceof EndOfChannel) break;
                   throw error;
                 }
               }
             });
-            const expected = [...Array.from({ length: countA }, (_, i) => i), ...Array.from({ length: countB }, (_, i) => i)].sort((a, b) => a - b);
-            assert.equal([...got].sort((a, b) => a - b), expected);
+            assert.equal(got.filter((v) => v < B), Array.from({ length: countA }, (_, i) => i), "producer A's values, once each, in order");
+            assert.equal(got.filter((v) => v >= B), Array.from({ length: countB }, (_, i) => B + i), "producer B's values, once each, in order");
           });
         },
       ),
