@@ -371,18 +371,20 @@ function ownBuffer(length: number): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, length);
 }
 
-/** Reads one frame, or returns undefined when the ring is empty. */
-export function tryRead(ring: RingView): Frame | undefined {
+/**
+ * Takes the next frame, if there is one: `into(tag, length)` sees its header and returns where
+ * its payload is to be copied, or throws to refuse it (and then nothing is taken). Returns the
+ * payload length, or -1 when the ring is empty.
+ */
+function readFrame(ring: RingView, into: (tag: number, length: number) => Uint8Array): number {
   const header = ring.header;
-  let frame: Frame;
+  let length: number;
   lock(header, H_RLOCK);
   try {
-    if (Atomics.load(header, H_USED) === 0) return undefined;
+    if (Atomics.load(header, H_USED) === 0) return -1;
     const head = Atomics.load(header, H_HEAD);
-    const length = ring.words[head >> 2]!;
-    // A fresh copy the caller owns: the ring's bytes are reused as soon as we let go.
-    frame = { tag: ring.words[(head >> 2) + 1]!, payload: ownBuffer(length) };
-    copyOut(ring, (head + FRAME_HEADER) % ring.capacity, frame.payload);
+    length = ring.words[head >> 2]!;
+    copyOut(ring, (head + FRAME_HEADER) % ring.capacity, into(ring.words[(head >> 2) + 1]!, length));
     const size = frameSize(length);
     Atomics.store(header, H_HEAD, (head + size) % ring.capacity);
     Atomics.sub(header, H_USED, size);
@@ -390,6 +392,14 @@ export function tryRead(ring: RingView): Frame | undefined {
     unlock(header, H_RLOCK);
   }
   announceSpace(header);
+  return length;
+}
+
+/** Reads one frame into a buffer of its own, or returns undefined when the ring is empty. */
+export function tryRead(ring: RingView): Frame | undefined {
+  let frame: Frame | undefined;
+  // A fresh copy the caller owns: the ring's bytes are reused as soon as we let go.
+  readFrame(ring, (tag, length) => (frame = { tag, payload: ownBuffer(length) }).payload);
   return frame;
 }
 
@@ -399,23 +409,10 @@ export function tryRead(ring: RingView): Frame | undefined {
  * is not bytes, or does not fit `target`), and then nothing is taken.
  */
 export function tryReadInto(ring: RingView, target: Uint8Array, accept: (tag: number, length: number) => void): number {
-  const header = ring.header;
-  let length: number;
-  lock(header, H_RLOCK);
-  try {
-    if (Atomics.load(header, H_USED) === 0) return -1;
-    const head = Atomics.load(header, H_HEAD);
-    length = ring.words[head >> 2]!;
-    accept(ring.words[(head >> 2) + 1]!, length);
-    copyOut(ring, (head + FRAME_HEADER) % ring.capacity, length === target.byteLength ? target : target.subarray(0, length));
-    const size = frameSize(length);
-    Atomics.store(header, H_HEAD, (head + size) % ring.capacity);
-    Atomics.sub(header, H_USED, size);
-  } finally {
-    unlock(header, H_RLOCK);
-  }
-  announceSpace(header);
-  return length;
+  return readFrame(ring, (tag, length) => {
+    accept(tag, length);
+    return length === target.byteLength ? target : target.subarray(0, length);
+  });
 }
 
 /**
