@@ -96,6 +96,19 @@ test('receiveBatch across wrap-around, small and large frames mixed: every byte 
   assert.equal(Array.from(got[1]!), Array.from(sent[1]!), 'values share no bytes');
 }));
 
+test('large values across wrap-around (the memcpy path), through receive, receiveBatch and receiveInto: every byte in place', mock(async () => {
+  const [tx, rx] = openSharedChannel<Uint8Array>({ capacityBytes: 20_001 });
+  const target = new Uint8Array(10_000);
+  for (let next = 0; next < 120; next++) {
+    const length = 1000 + ((next * 997) % 9000); // 1,000 … 9,999 bytes: both sides of the 2 KiB cut
+    const value = new Uint8Array(length).map((_, i) => (next * 7 + i * 13) & 0xff);
+    await tx.send(value);
+    const way = next % 3;
+    const got = way === 0 ? await rx.receive() : way === 1 ? (await rx.receiveBatch())[0]! : target.subarray(0, await rx.receiveInto(target));
+    assert.ok(Buffer.from(got).equals(Buffer.from(value)), `value ${next} (${length} bytes, ${['receive', 'receiveBatch', 'receiveInto'][way]})`);
+  }
+}));
+
 test('a cancelled receiveBatch takes nothing', mock(async () => {
   const [tx, rx] = openSharedChannel<number>({ capacityBytes: 1024 });
   assert.is(await moveOnAfter(10, () => rx.receiveBatch()), undefined);
