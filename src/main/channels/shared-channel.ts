@@ -374,7 +374,7 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
     }
   }
 
-  /** The blocking twin of receiveWith, for `*Sync` in workers (wakes on the call's cancel word too). */
+  /** The blocking twin of receiveWith, for `*Sync` in workers (sees the call cancelled within one 2 ms slice). */
   private receiveSyncWith<R>(what: string, read: Read<R>): R {
     checkNotMainThread(what, 'await receive()');
     const header = this.ring.header;
