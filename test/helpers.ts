@@ -1,6 +1,6 @@
 /** Shared test helpers: every timed test runs on a MockClock with autojump, under a deadline. */
 import type { AddressInfo } from 'node:net';
-import { failAfter, openTcpListeners, openTcpStream, run, type SocketListener, type SocketStream } from 'triode';
+import { failAfter, openTcpListeners, openTcpStream, run, WorkerPool, type SocketListener, type SocketStream } from 'triode';
 import { MockClock } from 'triode/testing';
 
 /** Virtual ms after which a blocked test fails instead of hanging. */
@@ -41,4 +41,16 @@ export async function socketPair(listener: SocketListener, connect: () => Promis
 export async function tcpPair(): Promise<[SocketStream, SocketStream]> {
   const [listener] = await openTcpListeners(0, { host: '127.0.0.1' });
   return socketPair(listener!, () => openTcpStream('127.0.0.1', (listener!.address() as AddressInfo).port));
+}
+
+/** Runs `fn` in a run with a pool of its own (`maxThreads` threads), closed afterwards. */
+export function withPool<T>(maxThreads: number, fn: (pool: WorkerPool) => Promise<T>): Promise<T> {
+  return run(async () => {
+    const pool = new WorkerPool({ maxThreads });
+    try {
+      return await fn(pool);
+    } finally {
+      await pool.close();
+    }
+  });
 }

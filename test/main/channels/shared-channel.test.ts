@@ -15,7 +15,7 @@ import {
   runInWorker,
 } from 'triode';
 import { waitAllTasksBlocked } from 'triode/testing';
-import { mock, rejection } from '../../helpers.js';
+import { mock, rejection, withPool } from '../../helpers.js';
 
 const fixture = new URL('../../fixtures/worker-module.js', import.meta.url);
 
@@ -224,19 +224,8 @@ test('a cancelled receive takes nothing; a cancelled send sends nothing (the can
 
 // ---- across threads ------------------------------------------------------------------------
 
-function withPool<T>(fn: (pool: WorkerPool) => Promise<T>): Promise<T> {
-  return run(async () => {
-    const pool = new WorkerPool({ maxThreads: 3 });
-    try {
-      return await fn(pool);
-    } finally {
-      await pool.close();
-    }
-  });
-}
-
 test('worker → main: order kept, and the channel ends when the worker call ends', async () => {
-  await withPool(async (pool) => {
+  await withPool(3, async (pool) => {
     const [tx, rx] = openSharedChannel<number>({ capacityBytes: 128 });
     const got: number[] = [];
     await openNursery(async (n) => {
@@ -249,7 +238,7 @@ test('worker → main: order kept, and the channel ends when the worker call end
 });
 
 test('worker → main with receiveBatch: every value once, in order, across many batches', async () => {
-  await withPool(async (pool) => {
+  await withPool(3, async (pool) => {
     const [tx, rx] = openSharedChannel<number>({ capacityBytes: 256 });
     const got: number[] = [];
     let batches = 0;
@@ -271,7 +260,7 @@ test('worker → main with receiveBatch: every value once, in order, across many
 });
 
 test('sendBatchSync: batches larger than the ring arrive whole and in order; a blocked batch is cancellable', async () => {
-  await withPool(async (pool) => {
+  await withPool(3, async (pool) => {
     const [tx, rx] = openSharedChannel<number>({ capacityBytes: 200 }); // about 15 numbers
     const got: number[] = [];
     await openNursery(async (n) => {
@@ -292,7 +281,7 @@ test('sendBatchSync: batches larger than the ring arrive whole and in order; a b
 });
 
 test('main → worker, and an async export using send', async () => {
-  await withPool(async (pool) => {
+  await withPool(3, async (pool) => {
     const [tx, rx] = openSharedChannel<number>({ capacityBytes: 64 });
     const sum = await openNursery(async (n) => {
       let result = 0;
@@ -313,7 +302,7 @@ test('main → worker, and an async export using send', async () => {
 });
 
 test('clones in two workers share the work; each value is handled once, in order per sender', async () => {
-  await withPool(async (pool) => {
+  await withPool(3, async (pool) => {
     const [inTx, inRx] = openSharedChannel<string>({ capacityBytes: 128 });
     const [outTx, outRx] = openSharedChannel<string>({ capacityBytes: 128 });
     const got: string[] = [];
@@ -341,7 +330,7 @@ test('clones in two workers share the work; each value is handled once, in order
 });
 
 test('BrokenResourceError crosses threads: the main side closes its receiver under a blocked worker', async () => {
-  await withPool(async (pool) => {
+  await withPool(3, async (pool) => {
     const [tx, rx] = openSharedChannel<number>({ capacityBytes: 32 });
     await openNursery(async (n) => {
       n.startSoon(async () => {
@@ -355,7 +344,7 @@ test('BrokenResourceError crosses threads: the main side closes its receiver und
 });
 
 test("a killed worker's endpoints are closed: the reader is not left waiting", async () => {
-  await withPool(async (pool) => {
+  await withPool(3, async (pool) => {
     const [tx, rx] = openSharedChannel<number>({ capacityBytes: 64 });
     const got: number[] = [];
     await openNursery(async (n) => {
@@ -369,7 +358,7 @@ test("a killed worker's endpoints are closed: the reader is not left waiting", a
 });
 
 test("a worker killed by cancel: 'kill' has its endpoints closed too", async () => {
-  await withPool(async (pool) => {
+  await withPool(3, async (pool) => {
     const [tx, rx] = openSharedChannel<number>({ capacityBytes: 64 });
     const got: number[] = [];
     await openNursery(async (n) => {
@@ -383,7 +372,7 @@ test("a worker killed by cancel: 'kill' has its endpoints closed too", async () 
 });
 
 test('a cancelled sendSync in a worker (ring full, nobody reading) stops at once and closes its endpoint', async () => {
-  await withPool(async (pool) => {
+  await withPool(3, async (pool) => {
     await runInWorker(fixture, 'add', [0, 0], { pool }); // a warm thread: the call starts at once
     const [tx, rx] = openSharedChannel<number>({ capacityBytes: 32 });
     const t0 = performance.now();
@@ -395,7 +384,7 @@ test('a cancelled sendSync in a worker (ring full, nobody reading) stops at once
 });
 
 test('a cancelled receiveSync in a worker stops at once and closes its endpoint', async () => {
-  await withPool(async (pool) => {
+  await withPool(3, async (pool) => {
     const [, rx] = openSharedChannel<number>({ capacityBytes: 64 });
     const t0 = performance.now();
     assert.is(await moveOnAfter(30, () => runInWorker(fixture, 'receiveForever', [rx], { pool })), undefined);
@@ -405,7 +394,7 @@ test('a cancelled receiveSync in a worker stops at once and closes its endpoint'
 });
 
 test('receiveIntoSync in a worker: large chunks into one buffer, every byte intact; its cancelled twin stops at once', async () => {
-  await withPool(async (pool) => {
+  await withPool(3, async (pool) => {
     const [tx, rx] = openSharedChannel<Uint8Array>({ capacityBytes: 200_000 });
     let expected = 0;
     await openNursery(async (n) => {

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { WorkerPool, mapInWorkers, moveOnAfter, run } from 'triode';
-import { rejection } from '../../helpers.js';
+import { mapInWorkers, moveOnAfter, run } from 'triode';
+import { rejection, withPool } from '../../helpers.js';
 
 const fixture = new URL('../../fixtures/worker-module.js', import.meta.url);
 
@@ -16,19 +16,8 @@ async function* slowSource(n: number): AsyncGenerator<number> {
   }
 }
 
-function withPool<T>(fn: (pool: WorkerPool) => Promise<T>): Promise<T> {
-  return run(async () => {
-    const pool = new WorkerPool({ maxThreads: 2 });
-    try {
-      return await fn(pool);
-    } finally {
-      await pool.close();
-    }
-  });
-}
-
 test('ordered: every result, in source order, from a sync or an async source', async () => {
-  await withPool(async (pool) => {
+  await withPool(2, async (pool) => {
     const got: number[] = [];
     for await (const r of mapInWorkers<number, number>(range(5000), fixture, 'square', { pool })) got.push(r);
     assert.equal(got, Array.from({ length: 5000 }, (_, i) => i * i));
@@ -39,7 +28,7 @@ test('ordered: every result, in source order, from a sync or an async source', a
 });
 
 test('unordered: every result exactly once', async () => {
-  await withPool(async (pool) => {
+  await withPool(2, async (pool) => {
     const got: number[] = [];
     for await (const r of mapInWorkers<number, number>(range(3000), fixture, 'slowSquare', { pool, ordered: false, batchSize: 5 })) got.push(r);
     assert.equal(got.sort((a, b) => a - b), Array.from({ length: 3000 }, (_, i) => i * i).sort((a, b) => a - b));
@@ -47,7 +36,7 @@ test('unordered: every result exactly once', async () => {
 });
 
 test('an error in any item ends the map with that error', async () => {
-  await withPool(async (pool) => {
+  await withPool(2, async (pool) => {
     const error = (await rejection((async () => {
       for await (const _ of mapInWorkers(range(100), fixture, 'failOn13', { pool })) { /* consume */ }
     })())) as Error;
@@ -57,7 +46,7 @@ test('an error in any item ends the map with that error', async () => {
 });
 
 test('memory stays bounded: a slow consumer holds back an endless source', async () => {
-  await withPool(async (pool) => {
+  await withPool(2, async (pool) => {
     let pulled = 0;
     function* endless(): Generator<number> {
       for (;;) { pulled++; yield pulled; }
@@ -72,7 +61,7 @@ test('memory stays bounded: a slow consumer holds back an endless source', async
 });
 
 test('break and cancellation stop the workers before the loop exits', async () => {
-  await withPool(async (pool) => {
+  await withPool(2, async (pool) => {
     let n = 0;
     for await (const _ of mapInWorkers(range(1e9), fixture, 'square', { pool })) if (++n === 500) break;
     assert.is(pool.statistics().runningCalls, 0, 'no worker job outlives the loop');
