@@ -22,18 +22,20 @@ const decoder = new TextDecoder();
 
 export interface Encoded {
   tag: Tag;
-  /** The payload bytes (absent for values the tag alone describes). */
+  /**
+   * The payload bytes (absent for values the tag alone describes). For a number, 8 bytes that
+   * the next `encode` overwrites.
+   */
   bytes: Uint8Array | undefined;
-  /** For numbers, the value itself (written as 8 bytes). */
-  number: number;
 }
 
-const scratch: Encoded = { tag: Tag.Null, bytes: undefined, number: 0 };
+const scratch: Encoded = { tag: Tag.Null, bytes: undefined };
+const numberBytes = new Uint8Array(8);
+const numberView = new DataView(numberBytes.buffer);
 
 /** Encodes `value`; the result object is reused, so consume it before the next call. */
 export function encode(value: unknown): Encoded {
   scratch.bytes = undefined;
-  scratch.number = 0;
   if (value instanceof Uint8Array) {
     scratch.tag = Tag.Uint8Array;
     scratch.bytes = value;
@@ -45,7 +47,8 @@ export function encode(value: unknown): Encoded {
     scratch.bytes = encoder.encode(value);
   } else if (typeof value === 'number') {
     scratch.tag = Tag.Number;
-    scratch.number = value;
+    numberView.setFloat64(0, value, true);
+    scratch.bytes = numberBytes;
   } else if (value === true) {
     scratch.tag = Tag.True;
   } else if (value === false) {
@@ -80,15 +83,35 @@ export function describeTag(tag: number): string {
 
 /** Payload length in bytes for an encoded value. */
 export function payloadLength(encoded: Encoded): number {
-  return encoded.tag === Tag.Number ? 8 : encoded.bytes === undefined ? 0 : encoded.bytes.byteLength;
+  return encoded.bytes === undefined ? 0 : encoded.bytes.byteLength;
 }
 
+/**
+ * Decodes a payload read from shared memory, which any thread could have written: a length that
+ * does not suit the tag, an unknown tag or bytes the v8 deserializer refuses throw a TypeError
+ * that says so (the caller fails the one receive or call that read it).
+ */
 export function decode(tag: Tag, payload: Uint8Array): unknown {
+  if (tag === Tag.Number && payload.byteLength !== 8) throw new TypeError(`shared channel: a number frame of ${payload.byteLength} bytes`);
+  if (tag === Tag.V8) {
+    try {
+      return deserialize(payload);
+    } catch (error) {
+      throw new TypeError(`shared channel: a value could not be decoded (${(error as Error)?.message ?? String(error)})`, { cause: error });
+    }
+  }
+  return decodePlain(tag, payload);
+}
+
+function decodePlain(tag: Tag, payload: Uint8Array): unknown {
   switch (tag) {
     case Tag.Uint8Array:
       return payload;
     case Tag.ArrayBuffer:
-      return payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength);
+      // The payload owns its buffer (ring.ts copies each value out on its own): hand it over whole.
+      return payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength
+        ? payload.buffer
+        : payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength);
     case Tag.String:
       return decoder.decode(payload);
     case Tag.Number:
@@ -101,9 +124,7 @@ export function decode(tag: Tag, payload: Uint8Array): unknown {
       return null;
     case Tag.Undefined:
       return undefined;
-    case Tag.V8:
-      return deserialize(payload);
     default:
-      throw new Error(`shared channel: unknown value tag ${String(tag)}`);
+      throw new TypeError(`shared channel: a frame with an unknown tag (${String(tag)})`);
   }
 }

@@ -1,69 +1,87 @@
 /**
- * The shared-channel ring buffer: variable-length frames in a SharedArrayBuffer, for any number
- * of senders and receivers on any threads.
+ * The ring buffer under shared channels (and the worker scheduler): variable-length frames in a
+ * SharedArrayBuffer, for any number of senders and receivers on any threads, that no thread can
+ * wedge by dying.
  *
  * Memory layout (Int32 words, then bytes):
  *
- *     [0..95]   header: TAIL and the senders' lock, HEAD and the receivers' lock, USED (bytes in
- *               the ring), DATA / SPACE sequence words (what waiters wait on) with the counts of
- *               waiting receivers / senders, open SENDERS / RECEIVERS, CAPACITY, next endpoint
- *               slot — in groups of one cache line each (see below)
- *     [96..96+MAX_ENDPOINTS)   one word per endpoint ever opened: OPEN, then CLOSED
+ *     [0..95]   header, one 64-byte cache line (16 words) per group of words written together:
+ *                 TAIL, the write lock and its sleeper count   (senders)
+ *                 HEAD, the read lock and its sleeper count    (receivers)
+ *                 DATA sequence word + receivers waiting on it (bumped by senders)
+ *                 SPACE sequence word + senders waiting on it  (bumped by receivers)
+ *                 CAPACITY, the endpoint slots' high-water mark, BROKEN (rarely written)
+ *     [96..96+MAX_ENDPOINTS)   one word per endpoint slot (see "Endpoints" below)
  *     then CAPACITY bytes of ring
  *
- * A frame is an 8-byte header (the payload length as an Int32, a 1-byte tag — see codec.ts —
- * and 3 bytes of padding) and the payload, padded to a multiple of 8 bytes. So every frame and
- * every payload starts 8-byte aligned: a header never wraps around the end of the ring (whose
- * capacity is a multiple of 8) and is read as one word, and payload copies run word by word.
- * (Copies into or out of a SharedArrayBuffer are V8's relaxed-atomic memcpy, which falls back to
- * one byte at a time when source and target are not aligned alike: 4x slower at 64 KiB.) A
- * payload may wrap around the end of the ring.
+ * Positions. TAIL and HEAD count bytes modulo 2 × CAPACITY, so one word each says both where a
+ * side is and, with the other, how much is in the ring: used = (TAIL − HEAD) mod 2·CAPACITY. A
+ * byte's place in the ring is its position mod CAPACITY. (CAPACITY ≤ 2^30, so positions fit.)
  *
- * Concurrency. Senders serialize among themselves with a spin lock (WLOCK), receivers with
- * another (RLOCK), and the two sides meet only through USED: a sender copies its frame in, then
- * `Atomics.add(USED)`; a receiver reads USED, copies a frame out, then `Atomics.sub(USED)`. All
- * Atomics operations are sequentially consistent, so the bytes a sender wrote before its add are
- * visible to a receiver after its load, and the space a receiver freed is visible to the next
- * sender. A lock is held only for one frame's copy.
+ * Frames. An 8-byte header (the payload length as an Int32, then an Int32 tag: a codec tag, or a
+ * job's index for the scheduler) and the payload, padded to a multiple of 8. So every frame and
+ * payload is 8-aligned, a header never wraps around the end, and payload copies run word by word
+ * (V8 copies into shared memory one byte at a time when source and target are aligned unlike).
+ * A payload may wrap around the end of the ring.
  *
- * Waking. A sender that wrote bumps DATA and notifies it only if some receiver said it waits
+ * Concurrency and memory ordering. Senders serialize on the write lock, receivers on the read
+ * lock (owned-lock.ts: the holder is named, so a dead holder's lock is taken back). A sender
+ * copies its frame into the free space past TAIL, then publishes it with one `Atomics.store` of
+ * TAIL; a receiver copies a frame out from HEAD, then frees it with one store of HEAD. Those two
+ * stores are the only changes either side makes that the other can see, and Atomics are
+ * sequentially consistent: the bytes written before a TAIL store are visible to whoever loads
+ * that TAIL, and bytes read before a HEAD store are done before the sender that loads it reuses
+ * them. It follows that a thread dying at any instruction leaves the ring as it was before or
+ * after its operation: the frame is wholly published or not at all. A frame that nonetheless
+ * reads as impossible (worker code scribbling on the buffer) marks the ring BROKEN, which every
+ * operation on every thread then reports as BrokenResourceError.
+ *
+ * Nothing is allocated under a lock: frames are copied out into a per-thread scratch buffer (the
+ * caller then copies each value into a buffer of its own), and a frame too large for the scratch
+ * is read into a buffer allocated before the lock is taken (the frame is peeked, the lock let go,
+ * the buffer allocated, and the read tried again).
+ *
+ * Waking. A sender that published bumps DATA and notifies it only if some thread said it waits
  * (WAIT_RECV > 0); a receiver likewise bumps SPACE. A waiter reads the sequence word *before*
  * trying, counts itself in, and waits for the word to differ from what it read, so a wake-up
- * between its try and its wait is never lost. Closing an endpoint bumps and notifies both words,
- * so blocked peers re-check the open counts.
+ * between its try and its wait is never lost. Closing an endpoint or breaking the ring bumps and
+ * notifies both words.
+ *
+ * Endpoints. Each open endpoint holds a slot whose word is GEN << 3 | KIND << 2 | OPEN. Opening
+ * takes a free slot with one compare-and-swap (bumping its generation); closing frees it with one
+ * compare-and-swap from the exact word it opened with, so a slot closes once, a stale close of a
+ * reused slot does nothing, and a thread dying mid-open or mid-close leaves the slot either open
+ * (then the call that owned it closes it when it settles) or free. Open counts are not kept: they
+ * are counted from the slots (up to the high-water mark), so no thread can die between a slot
+ * and a count and leave them disagreeing.
  */
-
-import { isMainThread } from 'node:worker_threads';
 import { BrokenResourceError } from './errors.js';
+import { lockSync, tryLock, unlock } from './owned-lock.js';
+import { isMainThread } from 'node:worker_threads';
 
-// Header words, grouped by who writes them, one 64-byte cache line (16 words) per group, so a
-// sender's atomics do not keep stealing the line a receiver is using and the other way round.
-export const H_TAIL = 0; // senders
-export const H_WLOCK = 1;
-export const H_HEAD = 16; // receivers
-export const H_RLOCK = 17;
-export const H_USED = 32; // both: the one word the two sides meet on
-export const H_DATA = 48; // bumped by senders, watched by receivers
-export const H_WAIT_RECV = 49;
-export const H_SPACE = 64; // bumped by receivers, watched by senders
-export const H_WAIT_SEND = 65;
-export const H_SENDERS = 80; // rarely written
-export const H_RECEIVERS = 81;
-export const H_CAPACITY = 82;
-export const H_NEXT_SLOT = 83;
+// Header words, grouped by who writes them (one cache line per group).
+export const H_TAIL = 0;
+export const H_WLOCK = 1; // + H_WLOCK + 1: sleepers
+export const H_HEAD = 16;
+export const H_RLOCK = 17; // + 1: sleepers
+export const H_DATA = 32;
+export const H_WAIT_RECV = 33;
+export const H_SPACE = 48;
+export const H_WAIT_SEND = 49;
+export const H_CAPACITY = 64;
+const H_SLOT_HWM = 65;
+const H_BROKEN = 66;
 const HEADER_WORDS = 96;
 export const MAX_ENDPOINTS = 1024;
-const SLOT_OPEN = 1;
-const SLOT_CLOSED = 2;
 const FRAME_HEADER = 8;
 const ALIGN = 8;
 
 /** The ring bytes a frame with `length` bytes of payload takes. */
-function frameSize(length: number): number {
+export function frameSize(length: number): number {
   return FRAME_HEADER + ((length + ALIGN - 1) & -ALIGN);
 }
 
-/** Largest ring a channel may have: sizes and positions stay within an Int32. */
+/** Largest ring a channel may have: positions (mod 2 × capacity) stay within an Int32. */
 export const MAX_CAPACITY = 2 ** 30;
 
 /** The ring size used for `capacityBytes`: rounded up to a multiple of 8. */
@@ -76,7 +94,7 @@ export type EndpointKind = 'send' | 'receive';
 export interface RingView {
   readonly sab: SharedArrayBuffer;
   readonly header: Int32Array;
-  /** The ring's bytes, as a Buffer for large copies (Buffer#copy)... */
+  /** The ring's bytes, as a Buffer for large copies... */
   readonly buffer: Buffer;
   /** ...as a plain Uint8Array for byte access (faster than through a Buffer)... */
   readonly bytes: Uint8Array;
@@ -92,14 +110,23 @@ const DATA_OFFSET = (HEADER_WORDS + MAX_ENDPOINTS) * 4;
 export function createRing(capacityBytes: number): SharedArrayBuffer {
   const capacity = ringCapacity(capacityBytes);
   const sab = new SharedArrayBuffer(DATA_OFFSET + capacity);
-  const header = new Int32Array(sab, 0, HEADER_WORDS);
-  header[H_CAPACITY] = capacity;
+  new Int32Array(sab, 0, HEADER_WORDS)[H_CAPACITY] = capacity;
   return sab;
 }
 
+/**
+ * A view of a ring that came from anywhere: its capacity is checked against its size, so a
+ * forged or damaged header fails here, clearly, instead of as an out-of-range read later.
+ */
 export function viewRing(sab: SharedArrayBuffer): RingView {
+  if (!(sab instanceof SharedArrayBuffer) || sab.byteLength < DATA_OFFSET + 8) {
+    throw new TypeError('shared channel: not a shared channel buffer');
+  }
   const header = new Int32Array(sab, 0, HEADER_WORDS + MAX_ENDPOINTS);
-  const capacity = header[H_CAPACITY]!;
+  const capacity = Atomics.load(header, H_CAPACITY);
+  if (capacity < 8 || capacity % ALIGN !== 0 || capacity > MAX_CAPACITY || DATA_OFFSET + capacity > sab.byteLength) {
+    throw new TypeError(`shared channel: the buffer's header is damaged (capacity ${capacity})`);
+  }
   return {
     sab,
     header,
@@ -115,40 +142,102 @@ export function maxPayload(ring: RingView): number {
   return ring.capacity - FRAME_HEADER;
 }
 
-// ---- endpoints: open counts with a close-once slot each --------------------------------------
-
-/** Opens an endpoint of `kind`; returns its slot. */
-export function openEndpoint(ring: RingView, kind: EndpointKind): number {
-  const slot = Atomics.add(ring.header, H_NEXT_SLOT, 1);
-  if (slot >= MAX_ENDPOINTS) {
-    throw new RangeError(`shared channel: more than ${MAX_ENDPOINTS} endpoints were opened on one channel`);
-  }
-  Atomics.store(ring.header, HEADER_WORDS + slot, SLOT_OPEN);
-  Atomics.add(ring.header, kind === 'send' ? H_SENDERS : H_RECEIVERS, 1);
-  return slot;
+/** Bytes of frames in the ring now. */
+export function usedBytes(ring: RingView): number {
+  const span = 2 * ring.capacity;
+  return (Atomics.load(ring.header, H_TAIL) - Atomics.load(ring.header, H_HEAD) + span) % span;
 }
 
-export function isEndpointOpen(ring: RingView, slot: number): boolean {
-  return Atomics.load(ring.header, HEADER_WORDS + slot) === SLOT_OPEN;
+// ---- broken (sticky) -----------------------------------------------------------------------------
+
+export function isBroken(ring: RingView): boolean {
+  return Atomics.load(ring.header, H_BROKEN) !== 0;
+}
+
+function brokenError(): BrokenResourceError {
+  return new BrokenResourceError('shared channel: its buffer held a malformed frame (written by code outside triode); the channel is broken');
+}
+
+/** Marks the ring broken for every thread and wakes every waiter, here and elsewhere. */
+function breakRing(ring: RingView): BrokenResourceError {
+  Atomics.store(ring.header, H_BROKEN, 1);
+  wakeAll(ring.header);
+  return brokenError();
+}
+
+function checkNotBroken(ring: RingView): void {
+  if (Atomics.load(ring.header, H_BROKEN) !== 0) throw brokenError();
+}
+
+// ---- endpoints -----------------------------------------------------------------------------------
+
+const SLOT_OPEN = 1;
+const KIND_RECEIVE = 4;
+const GEN_MASK = 0x0fffffff;
+
+/** An open endpoint's slot and the exact word it was opened with. */
+export interface EndpointSlot {
+  readonly slot: number;
+  readonly word: number;
+}
+
+/** Opens an endpoint of `kind` in a free slot. RangeError when MAX_ENDPOINTS are open at once. */
+export function openEndpoint(ring: RingView, kind: EndpointKind): EndpointSlot {
+  const header = ring.header;
+  for (let slot = 0; slot < MAX_ENDPOINTS; slot++) {
+    const old = Atomics.load(header, HEADER_WORDS + slot);
+    if ((old & SLOT_OPEN) !== 0) continue;
+    const word = ((((old >>> 3) + 1) & GEN_MASK) << 3) | (kind === 'receive' ? KIND_RECEIVE : 0) | SLOT_OPEN;
+    if (Atomics.compareExchange(header, HEADER_WORDS + slot, old, word) !== old) continue;
+    for (let hwm = Atomics.load(header, H_SLOT_HWM); hwm <= slot; hwm = Atomics.load(header, H_SLOT_HWM)) {
+      if (Atomics.compareExchange(header, H_SLOT_HWM, hwm, slot + 1) === hwm) break;
+    }
+    return { slot, word };
+  }
+  throw new RangeError(`shared channel: more than ${MAX_ENDPOINTS} endpoints of one channel are open at once`);
+}
+
+export function isEndpointOpen(ring: RingView, endpoint: EndpointSlot): boolean {
+  return Atomics.load(ring.header, HEADER_WORDS + endpoint.slot) === endpoint.word;
 }
 
 /** Closes an endpoint's slot; false when it was already closed (by this thread or another). */
-export function closeEndpoint(ring: RingView, kind: EndpointKind, slot: number): boolean {
-  if (Atomics.compareExchange(ring.header, HEADER_WORDS + slot, SLOT_OPEN, SLOT_CLOSED) !== SLOT_OPEN) return false;
-  const left = Atomics.sub(ring.header, kind === 'send' ? H_SENDERS : H_RECEIVERS, 1) - 1;
-  if (kind === 'receive' && left === 0) {
-    // The last receiver: drop what is buffered (senders get BrokenResourceError from now on).
-    try {
-      lock(ring.header, H_RLOCK);
-      Atomics.store(ring.header, H_HEAD, Atomics.load(ring.header, H_TAIL));
-      Atomics.store(ring.header, H_USED, 0);
-      unlock(ring.header, H_RLOCK);
-    } catch {
-      // A broken ring (a lock never released): nothing can be read from it any more anyway.
-    }
-  }
+export function closeEndpoint(ring: RingView, endpoint: EndpointSlot): boolean {
+  const { slot, word } = endpoint;
+  if (!Number.isInteger(slot) || slot < 0 || slot >= MAX_ENDPOINTS) return false;
+  if (Atomics.compareExchange(ring.header, HEADER_WORDS + slot, word, word & ~(SLOT_OPEN | KIND_RECEIVE)) !== word) return false;
+  if ((word & KIND_RECEIVE) !== 0 && !anyEndpoint(ring, 'receive')) dropBuffered(ring);
   wakeAll(ring.header);
   return true;
+}
+
+/** The last receiver closed: what is buffered can never be read, so it is dropped (as a memory channel does). */
+function dropBuffered(ring: RingView): void {
+  if (!acquire(ring, H_RLOCK)) return; // a live reader that is not an endpoint any more: it will let go
+  try {
+    Atomics.store(ring.header, H_HEAD, Atomics.load(ring.header, H_TAIL));
+  } finally {
+    unlock(ring.header, H_RLOCK);
+  }
+}
+
+/** Open endpoints of `kind`, counted from the slots. */
+export function countEndpoints(ring: RingView, kind: EndpointKind): number {
+  const header = ring.header;
+  const want = (kind === 'receive' ? KIND_RECEIVE : 0) | SLOT_OPEN;
+  const hwm = Math.min(Atomics.load(header, H_SLOT_HWM), MAX_ENDPOINTS);
+  let count = 0;
+  for (let slot = 0; slot < hwm; slot++) if ((Atomics.load(header, HEADER_WORDS + slot) & 5) === want) count++;
+  return count;
+}
+
+/** Whether any endpoint of `kind` is open (stops at the first). */
+export function anyEndpoint(ring: RingView, kind: EndpointKind): boolean {
+  const header = ring.header;
+  const want = (kind === 'receive' ? KIND_RECEIVE : 0) | SLOT_OPEN;
+  const hwm = Math.min(Atomics.load(header, H_SLOT_HWM), MAX_ENDPOINTS);
+  for (let slot = 0; slot < hwm; slot++) if ((Atomics.load(header, HEADER_WORDS + slot) & 5) === want) return true;
+  return false;
 }
 
 export function wakeAll(header: Int32Array): void {
@@ -158,60 +247,25 @@ export function wakeAll(header: Int32Array): void {
   Atomics.notify(header, H_SPACE);
 }
 
-// ---- locks ---------------------------------------------------------------------------------------
+// ---- locks -------------------------------------------------------------------------------------
 
-// A lock word is 0 (free), 1 (held) or 2 (held, and someone may sleep on it), so unlocking
-// costs one atomic exchange and notifies only when a thread actually went to sleep.
-//
-// A lock is held for one frame's copy. A thread killed in the middle of one (cancel: 'kill')
-// never releases it, and the ring may hold half a frame: after LOCK_TIMEOUT_MS the channel is
-// reported broken rather than spinning (on the main thread, freezing the event loop) forever.
-const LOCK_TIMEOUT_MS = 250;
+/** Returned when the main thread found a lock held by a live thread (it never blocks on one). */
+export const BUSY = -2;
 
-function lock(header: Int32Array, index: number): void {
-  if (Atomics.compareExchange(header, index, 0, 1) === 0) return;
-  let spins = 0;
-  let deadline = 0;
-  for (;;) {
-    if ((++spins & 1023) === 0) {
-      const now = performance.now();
-      if (deadline === 0) deadline = now + LOCK_TIMEOUT_MS;
-      else if (now > deadline) {
-        throw new BrokenResourceError(
-          'shared channel: a thread held its lock for too long (it was probably terminated mid-write); the channel is broken',
-        );
-      }
-    }
-    // Spin while the holder copies; past that, sleep briefly where blocking is allowed (the
-    // main thread cannot block, so it keeps spinning).
-    if (spins > 1000 && canBlock) {
-      if (Atomics.exchange(header, index, 2) === 0) return;
-      Atomics.wait(header, index, 2, 1);
-    } else if (Atomics.compareExchange(header, index, 0, 1) === 0) {
-      return;
-    }
-  }
+/** Takes a side's lock: blocking in a worker; false on the main thread when it is held. */
+function acquire(ring: RingView, index: number): boolean {
+  if (isMainThread) return tryLock(ring.header, index);
+  lockSync(ring.header, index);
+  return true;
 }
-
-function unlock(header: Int32Array, index: number): void {
-  if (Atomics.exchange(header, index, 0) === 2) Atomics.notify(header, index, 1);
-}
-
-/** Atomics.wait is not allowed on the main thread. */
-const canBlock = !isMainThread;
 
 // ---- copying with wrap-around --------------------------------------------------------------------
 
-// Frames of at most SMALL_COPY bytes of payload count as small (see tryReadMany).
-//
 // Copies in and out of the ring pick the cheapest way by size: up to TINY_COPY bytes by hand
-// (cheaper than any call); up to FILL_COPY with TypedArray#set (one call; half the cost of a byte
-// loop at 64 bytes); beyond, with Buffer#fill. Into or out of a SharedArrayBuffer, V8's #set (and
-// Buffer#copy, which is #set in Node 20) copies word by word with relaxed atomics, at about half
-// the speed of a plain copy; Buffer#fill given a value exactly as long as the range copies it
-// once with a plain memcpy in C++, 1.5x faster at 64 KiB but with a fixed cost of ~100 ns.
-// (A plain copy is safe here: the Atomics that hand a frame over order it, see above.)
-const SMALL_COPY = 128;
+// (cheaper than any call); up to FILL_COPY with TypedArray#set; beyond, with Buffer#fill given a
+// value exactly as long as the range, which is one plain memcpy in C++ (V8's #set into or out of
+// shared memory copies word by word with relaxed atomics, at about half the speed). A plain copy
+// is safe here: the Atomics that hand a frame over order it (see above).
 const TINY_COPY = 16;
 const FILL_COPY = 2048;
 
@@ -221,89 +275,86 @@ function memcpy(target: Uint8Array, at: number, source: Uint8Array): void {
   to.fill(source, at, at + source.byteLength);
 }
 
-/** Copies `source` into the ring at `position` (wrapping); returns the position after it. */
-function copyIn(ring: RingView, position: number, source: Uint8Array): number {
+/** Copies `source` into the ring at `place` (wrapping). */
+function copyIn(ring: RingView, place: number, source: Uint8Array): void {
   const { bytes, capacity } = ring;
   const length = source.byteLength;
-  const first = Math.min(length, capacity - position);
+  const first = Math.min(length, capacity - place);
   if (length <= TINY_COPY && first === length) {
-    for (let i = 0; i < length; i++) bytes[position + i] = source[i]!;
+    for (let i = 0; i < length; i++) bytes[place + i] = source[i]!;
   } else if (length < FILL_COPY) {
     if (first === length) {
-      bytes.set(source, position);
+      bytes.set(source, place);
     } else {
-      bytes.set(source.subarray(0, first), position);
+      bytes.set(source.subarray(0, first), place);
       bytes.set(source.subarray(first), 0);
     }
   } else {
-    memcpy(ring.buffer, position, first === length ? source : source.subarray(0, first));
+    memcpy(ring.buffer, place, first === length ? source : source.subarray(0, first));
     if (first < length) memcpy(ring.buffer, 0, source.subarray(first));
   }
-  return (position + length) % capacity;
 }
 
-/** Fills `target` from the ring at `position` (wrapping). */
-function copyOut(ring: RingView, position: number, target: Uint8Array): void {
+/** Fills `target` from the ring at `place` (wrapping). */
+function copyOut(ring: RingView, place: number, target: Uint8Array): void {
   const { bytes, capacity } = ring;
   const length = target.byteLength;
-  const first = Math.min(length, capacity - position);
-  if (length <= SMALL_COPY && first === length) {
-    // By hand: a subarray to copy from costs as much as these bytes.
-    for (let i = 0; i < length; i++) target[i] = bytes[position + i]!;
+  const first = Math.min(length, capacity - place);
+  if (length <= TINY_COPY && first === length) {
+    for (let i = 0; i < length; i++) target[i] = bytes[place + i]!;
   } else if (length < FILL_COPY) {
-    target.set(bytes.subarray(position, position + first));
+    target.set(bytes.subarray(place, place + first));
     if (first < length) target.set(bytes.subarray(0, length - first), first);
   } else {
-    memcpy(target, 0, bytes.subarray(position, position + first));
+    memcpy(target, 0, bytes.subarray(place, place + first));
     if (first < length) memcpy(target, first, bytes.subarray(0, length - first));
   }
 }
 
-const numberBytes = new Uint8Array(8);
-const numberView = new DataView(numberBytes.buffer);
+// ---- writing -------------------------------------------------------------------------------------
 
 export const enum WriteResult {
   Written,
   Full,
   NoReceivers,
+  Busy,
 }
 
-/** The bytes a frame carries: `payload`, or `number` as 8 bytes (as in codec.ts). */
-function frameBody(payload: Uint8Array | undefined, number: number | undefined): Uint8Array | undefined {
-  if (number === undefined) return payload;
-  numberView.setFloat64(0, number, true);
-  return numberBytes;
+/** One value to write: a tag and its payload bytes (see codec.ts). */
+export interface OutgoingFrame {
+  tag: number;
+  payload: Uint8Array | undefined;
 }
 
-/**
- * Copies one frame in at `tail` (8-aligned; the caller holds the write lock and checked the
- * space); returns the tail after it.
- */
+/** Writes one frame at position `tail` (the caller holds the write lock and checked the space). */
 function putFrame(ring: RingView, tail: number, tag: number, body: Uint8Array | undefined): number {
   const length = body === undefined ? 0 : body.byteLength;
-  ring.words[tail >> 2] = length;
-  ring.words[(tail >> 2) + 1] = tag;
-  if (length > 0) copyIn(ring, (tail + FRAME_HEADER) % ring.capacity, body!);
-  return (tail + frameSize(length)) % ring.capacity;
+  const place = tail % ring.capacity;
+  ring.words[place >> 2] = length;
+  ring.words[(place >> 2) + 1] = tag;
+  if (length > 0) copyIn(ring, (place + FRAME_HEADER) % ring.capacity, body!);
+  return (tail + frameSize(length)) % (2 * ring.capacity);
 }
 
-/** Tells waiting receivers that frames were written. */
+/** Tells waiting receivers that frames were published. */
 function announceData(header: Int32Array): void {
   Atomics.add(header, H_DATA, 1);
   if (Atomics.load(header, H_WAIT_RECV) > 0) Atomics.notify(header, H_DATA);
 }
 
-/** Writes one frame if it fits. `payload` or `number` as in codec.ts. */
-export function tryWrite(ring: RingView, tag: number, payload: Uint8Array | undefined, number: number | undefined): WriteResult {
+/** Writes one frame if it fits. Busy: on the main thread, the write lock is held by a live thread. */
+export function tryWrite(ring: RingView, tag: number, payload: Uint8Array | undefined): WriteResult {
   const header = ring.header;
-  const body = frameBody(payload, number);
-  const size = frameSize(body === undefined ? 0 : body.byteLength);
-  lock(header, H_WLOCK);
+  const size = frameSize(payload === undefined ? 0 : payload.byteLength);
+  checkNotBroken(ring);
+  if (!acquire(ring, H_WLOCK)) return WriteResult.Busy;
   try {
-    if (Atomics.load(header, H_RECEIVERS) === 0) return WriteResult.NoReceivers;
-    if (ring.capacity - Atomics.load(header, H_USED) < size) return WriteResult.Full;
-    Atomics.store(header, H_TAIL, putFrame(ring, Atomics.load(header, H_TAIL), tag, body));
-    Atomics.add(header, H_USED, size);
+    if (!anyEndpoint(ring, 'receive')) return WriteResult.NoReceivers;
+    const tail = Atomics.load(header, H_TAIL);
+    const span = 2 * ring.capacity;
+    if (ring.capacity - (tail - Atomics.load(header, H_HEAD) + span) % span < size) return WriteResult.Full;
+    // Publish: the one store a reader can see (see above).
+    Atomics.store(header, H_TAIL, putFrame(ring, tail, tag, payload));
   } finally {
     unlock(header, H_WLOCK);
   }
@@ -311,40 +362,33 @@ export function tryWrite(ring: RingView, tag: number, payload: Uint8Array | unde
   return WriteResult.Written;
 }
 
-/** One encoded value to write (see codec.ts). */
-export interface OutgoingFrame {
-  tag: number;
-  payload: Uint8Array | undefined;
-  number: number | undefined;
-}
-
 /**
- * Writes `frames[from…]` for as long as they fit, under one acquisition of the write lock and
- * with one wake-up for all. Returns how many were written, or -1 when no receiver is open.
+ * Writes `frames[from…]` for as long as they fit, publishing them together under one lock, with
+ * one wake-up; at most `maxBytes` per call, so the lock is held for a bounded copy. Returns how
+ * many were written, -1 when no receiver is open, BUSY as in tryWrite.
  */
-export function tryWriteMany(ring: RingView, frames: readonly OutgoingFrame[], from: number): number {
+export function tryWriteMany(ring: RingView, frames: readonly OutgoingFrame[], from: number, maxBytes = 1 << 20): number {
   const header = ring.header;
   let written = 0;
-  lock(header, H_WLOCK);
+  checkNotBroken(ring);
+  if (!acquire(ring, H_WLOCK)) return BUSY;
   try {
-    if (Atomics.load(header, H_RECEIVERS) === 0) return -1;
-    let free = ring.capacity - Atomics.load(header, H_USED);
-    let tail = Atomics.load(header, H_TAIL);
-    let added = 0;
+    if (!anyEndpoint(ring, 'receive')) return -1;
+    const start = Atomics.load(header, H_TAIL);
+    const span = 2 * ring.capacity;
+    let free = ring.capacity - (start - Atomics.load(header, H_HEAD) + span) % span;
+    let budget = maxBytes;
+    let tail = start;
     for (let i = from; i < frames.length; i++) {
-      const { tag, payload, number } = frames[i]!;
-      const body = frameBody(payload, number);
-      const size = frameSize(body === undefined ? 0 : body.byteLength);
-      if (size > free) break;
-      tail = putFrame(ring, tail, tag, body);
+      const { tag, payload } = frames[i]!;
+      const size = frameSize(payload === undefined ? 0 : payload.byteLength);
+      if (size > free || (written > 0 && size > budget)) break;
+      tail = putFrame(ring, tail, tag, payload);
       free -= size;
-      added += size;
+      budget -= size;
       written++;
     }
-    if (written > 0) {
-      Atomics.store(header, H_TAIL, tail);
-      Atomics.add(header, H_USED, added);
-    }
+    if (written > 0) Atomics.store(header, H_TAIL, tail);
   } finally {
     unlock(header, H_WLOCK);
   }
@@ -352,10 +396,7 @@ export function tryWriteMany(ring: RingView, frames: readonly OutgoingFrame[], f
   return written;
 }
 
-export interface Frame {
-  tag: number;
-  payload: Uint8Array;
-}
+// ---- reading -------------------------------------------------------------------------------------
 
 /** Tells waiting senders that space was freed. */
 function announceSpace(header: Int32Array): void {
@@ -363,130 +404,130 @@ function announceSpace(header: Int32Array): void {
   if (Atomics.load(header, H_WAIT_SEND) > 0) Atomics.notify(header, H_SPACE);
 }
 
-/** A buffer of `length` bytes the caller owns, 8-aligned (see the layout above). */
+/** A buffer of `length` bytes the caller owns. */
 function ownBuffer(length: number): Uint8Array {
-  // Small ones get a Uint8Array of their own; large ones skip zero-filling.
-  if (length <= SMALL_COPY) return new Uint8Array(length);
-  const buffer = Buffer.allocUnsafeSlow(length);
+  if (length <= 4096) return new Uint8Array(length);
+  const buffer = Buffer.allocUnsafeSlow(length); // no zero-filling: every byte is copied over
   return new Uint8Array(buffer.buffer, buffer.byteOffset, length);
 }
 
 /**
- * Takes the next frame, if there is one: `into(tag, length)` sees its header and returns where
- * its payload is to be copied, or throws to refuse it (and then nothing is taken). Returns the
- * payload length, or -1 when the ring is empty.
+ * Frames read together are copied out into this thread's scratch (allocated once, so nothing is
+ * allocated under the read lock), then each payload is copied into a buffer of its own.
  */
-function readFrame(ring: RingView, into: (tag: number, length: number) => Uint8Array): number {
-  const header = ring.header;
-  let length: number;
-  lock(header, H_RLOCK);
-  try {
-    if (Atomics.load(header, H_USED) === 0) return -1;
-    const head = Atomics.load(header, H_HEAD);
-    length = ring.words[head >> 2]!;
-    copyOut(ring, (head + FRAME_HEADER) % ring.capacity, into(ring.words[(head >> 2) + 1]!, length));
-    const size = frameSize(length);
-    Atomics.store(header, H_HEAD, (head + size) % ring.capacity);
-    Atomics.sub(header, H_USED, size);
-  } finally {
-    unlock(header, H_RLOCK);
-  }
-  announceSpace(header);
+const SCRATCH = 64 * 1024;
+/** Payloads above this get a buffer of their own, allocated before the lock, and are read alone. */
+const LARGE = 2048;
+let scratch: Uint8Array | undefined;
+const scratchLengths = new Int32Array(SCRATCH / FRAME_HEADER);
+const scratchTags = new Int32Array(SCRATCH / FRAME_HEADER);
+
+/** The length of the frame at position `at` with `available` bytes published from there; breaks the ring if impossible. */
+function frameLength(ring: RingView, at: number, available: number): number {
+  const length = ring.words[(at % ring.capacity) >> 2]!;
+  if (!(length >= 0 && frameSize(length) <= available)) throw breakRing(ring);
   return length;
 }
 
-/** Reads one frame into a buffer of its own, or returns undefined when the ring is empty. */
-export function tryRead(ring: RingView): Frame | undefined {
-  let frame: Frame | undefined;
-  // A fresh copy the caller owns: the ring's bytes are reused as soon as we let go.
-  readFrame(ring, (tag, length) => (frame = { tag, payload: ownBuffer(length) }).payload);
-  return frame;
-}
+/** Receives the payloads and tags of frames read by `readFrames`. */
+export type FrameSink = (tag: number, payload: Uint8Array) => void;
 
 /**
- * Copies the payload of the next frame into `target` and returns its length, or -1 when the
- * ring is empty. `accept(tag, length)` sees the frame first: it throws to refuse it (a value that
- * is not bytes, or does not fit `target`), and then nothing is taken.
+ * Reads up to `max` frames, handing each (tag, payload in a buffer of its own) to `sink`, after
+ * the lock is released. Returns how many, 0 when the ring is empty, BUSY as in tryWrite.
  */
-export function tryReadInto(ring: RingView, target: Uint8Array, accept: (tag: number, length: number) => void): number {
-  return readFrame(ring, (tag, length) => {
-    accept(tag, length);
-    return length === target.byteLength ? target : target.subarray(0, length);
-  });
-}
-
-/**
- * Small frames read together share one buffer of at most this size (see tryReadMany): Node's
- * own Buffer pool size, so a small value keeps at most as much memory alive as a small Buffer.
- */
-const SHARED_SPAN = 8192;
-/** Scratch for the lengths of a span's frames (a span holds at most this many). */
-const spanLengths = new Int32Array(SHARED_SPAN / FRAME_HEADER);
-
-/**
- * Reads up to `max` frames under one acquisition of the read lock, appending their payloads to
- * `payloads` and their tags to `tags`, and wakes a waiting sender once for all of them. Returns
- * how many it read (0 when the ring is empty). (`tryRead` keeps its own path: for one value at a
- * time a view costs more than a small copy of its own.)
- *
- * Small frames are copied out in runs of at most 8 KiB, one copy per run, and their payloads are
- * views of that run's buffer: per value, no allocation of its own and no copy loop. A large
- * frame gets a buffer of its own, so a small value never keeps a large one alive.
- */
-export function tryReadMany(ring: RingView, max: number, payloads: Uint8Array[], tags: number[]): number {
+export function readFrames(ring: RingView, max: number, sink: FrameSink): number {
   const header = ring.header;
-  const before = payloads.length;
-  lock(header, H_RLOCK);
-  let taken = 0;
-  try {
-    const used = Atomics.load(header, H_USED);
-    if (used === 0) return 0;
-    const head = Atomics.load(header, H_HEAD);
-    while (taken < used && payloads.length - before < max) {
-      taken += readSpan(ring, (head + taken) % ring.capacity, used - taken, max - (payloads.length - before), payloads, tags);
+  const { capacity } = ring;
+  const span = 2 * capacity;
+  let large: Uint8Array | undefined;
+  scratch ??= new Uint8Array(SCRATCH);
+  for (;;) {
+    checkNotBroken(ring);
+    let count = 0;
+    let largeTag = -1; // set when the large frame was read
+    let needLarge = -1;
+    if (!acquire(ring, H_RLOCK)) return BUSY;
+    try {
+      const head = Atomics.load(header, H_HEAD);
+      const used = (Atomics.load(header, H_TAIL) - head + span) % span;
+      if (used === 0) return 0;
+      const first = frameLength(ring, head, used);
+      if (first > LARGE) {
+        // A large frame is read alone, into a buffer allocated outside the lock.
+        if (large === undefined || large.byteLength !== first) {
+          needLarge = first;
+        } else {
+          largeTag = ring.words[((head % capacity) >> 2) + 1]! >>> 0;
+          copyOut(ring, (head + FRAME_HEADER) % capacity, large);
+          Atomics.store(header, H_HEAD, (head + frameSize(first)) % span);
+          count = 1;
+        }
+      } else {
+        let taken = 0;
+        while (count < max && taken < used) {
+          const at = head + taken;
+          const length = count === 0 ? first : frameLength(ring, at, used - taken);
+          const size = frameSize(length);
+          if (length > LARGE || taken + size > SCRATCH) break;
+          scratchLengths[count] = length;
+          scratchTags[count] = ring.words[((at % capacity) >> 2) + 1]!;
+          taken += size;
+          count++;
+        }
+        copyOut(ring, head % capacity, scratch.subarray(0, taken));
+        Atomics.store(header, H_HEAD, (head + taken) % span);
+      }
+    } finally {
+      unlock(header, H_RLOCK);
     }
-    Atomics.store(header, H_HEAD, (head + taken) % ring.capacity);
-    Atomics.sub(header, H_USED, taken);
+    if (needLarge >= 0) {
+      large = ownBuffer(needLarge);
+      continue;
+    }
+    announceSpace(header);
+    if (largeTag >= 0) {
+      sink(largeTag, large!);
+      return 1;
+    }
+    let offset = 0;
+    for (let i = 0; i < count; i++) {
+      const length = scratchLengths[i]!;
+      sink(scratchTags[i]!, scratch.slice(offset + FRAME_HEADER, offset + FRAME_HEADER + length));
+      offset += frameSize(length);
+    }
+    return count;
+  }
+}
+
+/**
+ * Copies the payload of the next frame into `target` and returns its length; -1 when the ring is
+ * empty; BUSY as in tryWrite. `refuse(tag, length)` sees the frame first and returns an error to
+ * refuse it (a value that is not bytes, or does not fit `target`): then nothing is taken and the
+ * error is thrown.
+ */
+export function readInto(ring: RingView, target: Uint8Array, refuse: (tag: number, length: number) => Error | undefined): number {
+  const header = ring.header;
+  const { capacity } = ring;
+  const span = 2 * capacity;
+  checkNotBroken(ring);
+  let length: number;
+  let refused: Error | undefined;
+  if (!acquire(ring, H_RLOCK)) return BUSY;
+  try {
+    const head = Atomics.load(header, H_HEAD);
+    const used = (Atomics.load(header, H_TAIL) - head + span) % span;
+    if (used === 0) return -1;
+    length = frameLength(ring, head, used);
+    refused = refuse(ring.words[((head % capacity) >> 2) + 1]!, length);
+    if (refused === undefined) {
+      copyOut(ring, (head + FRAME_HEADER) % capacity, length === target.byteLength ? target : target.subarray(0, length));
+      Atomics.store(header, H_HEAD, (head + frameSize(length)) % span);
+    }
   } finally {
     unlock(header, H_RLOCK);
   }
+  if (refused !== undefined) throw refused;
   announceSpace(header);
-  return payloads.length - before;
-}
-
-/**
- * Reads, from `start`, either one large frame into a buffer of its own or a run of small frames
- * (at most SHARED_SPAN bytes) in one copy, as views of one buffer. Appends to `payloads` and
- * `tags`; returns the bytes taken from the ring. The caller holds the read lock.
- */
-function readSpan(ring: RingView, start: number, available: number, max: number, payloads: Uint8Array[], tags: number[]): number {
-  const { words, capacity } = ring;
-  let count = 0;
-  let taken = 0;
-  while (taken < available && count < max) {
-    const at = (start + taken) % capacity;
-    const length = words[at >> 2]!;
-    const size = frameSize(length);
-    if (count > 0 && (length > SMALL_COPY || taken + size > SHARED_SPAN)) break;
-    spanLengths[count++] = length;
-    tags.push(words[(at >> 2) + 1]!);
-    taken += size;
-    if (length > SMALL_COPY) {
-      // A large frame goes alone, into a buffer of its own.
-      const payload = ownBuffer(length);
-      copyOut(ring, (at + FRAME_HEADER) % capacity, payload);
-      payloads.push(payload);
-      return taken;
-    }
-  }
-  const span = new Uint8Array(taken);
-  copyOut(ring, start, span);
-  const buffer = span.buffer;
-  let offset = 0;
-  for (let i = 0; i < count; i++) {
-    const length = spanLengths[i]!;
-    payloads.push(new Uint8Array(buffer, offset + FRAME_HEADER, length));
-    offset += frameSize(length);
-  }
-  return taken;
+  return length;
 }

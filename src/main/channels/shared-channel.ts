@@ -17,45 +17,57 @@
 import { isMainThread } from 'node:worker_threads';
 import { BrokenResourceError, Cancelled, ClosedResourceError, EndOfChannel, WouldBlock } from '../../shared/errors.js';
 import { decode, describeTag, encode, payloadLength, Tag } from '../../shared/codec.js';
+import { lockReleased } from '../../shared/owned-lock.js';
 import {
+  anyEndpoint,
+  BUSY,
   closeEndpoint,
+  countEndpoints,
   createRing,
   H_DATA,
-  H_RECEIVERS,
-  H_SENDERS,
+  H_RLOCK,
   H_SPACE,
-  H_USED,
   H_WAIT_RECV,
   H_WAIT_SEND,
+  H_WLOCK,
   isEndpointOpen,
   maxPayload,
   MAX_CAPACITY,
   openEndpoint,
-  tryRead,
-  tryReadInto,
-  tryReadMany,
-  tryWriteMany,
-  type OutgoingFrame,
+  readFrames,
+  readInto,
   tryWrite,
+  tryWriteMany,
+  usedBytes,
   viewRing,
   WriteResult,
   type EndpointKind,
+  type EndpointSlot,
+  type OutgoingFrame,
   type RingView,
 } from '../../shared/ring.js';
 import { currentCall, isCancelledWord } from '../../shared/worker-call.js';
 import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
-import { currentContext, type Context } from '../core/context.js';
+import { currentContext } from '../core/context.js';
 import { checkInteger, describe } from '../core/validate.js';
-import { ParkingLot } from '../sync/parking-lot.js';
 import { Closeable } from './closeable.js';
+import { existingRingWaiter, ringWaiter } from './ring-waiter.js';
 
 export interface SharedChannelStatistics {
   /** Bytes of frames in the ring now. */
   currentBufferUsed: number;
+  /** The ring's size in bytes (the most `currentBufferUsed` can be). */
+  maxBufferSize: number;
   /** The ring's size in bytes. */
   capacityBytes: number;
+  /** Open send endpoints, on every thread. */
   openSendChannels: number;
+  /** Open receive endpoints, on every thread. */
   openReceiveChannels: number;
+  /** Tasks of this thread waiting in `send`. */
+  tasksWaitingSend: number;
+  /** Tasks of this thread waiting in `receive` (and its variants). */
+  tasksWaitingReceive: number;
 }
 
 /** What an endpoint turns into to cross a thread (see runInWorker). */
@@ -63,20 +75,22 @@ export interface SharedChannelWire {
   readonly __triodeSharedChannel: EndpointKind;
   readonly sab: SharedArrayBuffer;
   readonly slot: number;
+  readonly word: number;
 }
 
 export function isSharedChannelWire(value: unknown): value is SharedChannelWire {
-  return typeof value === 'object' && value !== null && '__triodeSharedChannel' in value;
+  return typeof value === 'object' && value !== null && Object.prototype.hasOwnProperty.call(value, '__triodeSharedChannel');
 }
 
 /**
- * Before sleeping on a sequence word, watch it for a few microseconds: when the other side is
- * another thread streaming data, the next frame usually lands within that time, and a real
- * sleep-and-wake across threads (tens of µs through the event loop) costs far more than the spin.
+ * In a worker, before sleeping on a sequence word, watch it for a few microseconds: when the
+ * other side is another thread streaming data, the next frame usually lands within that time. The
+ * main thread never spins on another thread (it would stall every other task).
  */
 const SPIN_NS = 20_000;
 
 function spinUntilChanged(header: Int32Array, index: number, seen: number): boolean {
+  if (isMainThread) return false;
   const until = process.hrtime.bigint() + BigInt(SPIN_NS);
   do {
     for (let i = 0; i < 64; i++) if (Atomics.load(header, index) !== seen) return true;
@@ -98,8 +112,8 @@ function checkNotMainThread(what: string, instead: string): void {
 }
 
 /**
- * The blocking twin of `waitForChange`, for `*Sync` in workers: sleeps until `header[index]` is
- * no longer `seen`, at most one slice, so the caller re-checks its cancel word in between.
+ * The blocking twin of a RingWaiter, for `*Sync` in workers: sleeps until `header[index]` is no
+ * longer `seen`, at most one slice, so the caller re-checks its cancel word in between.
  */
 function waitSync(header: Int32Array, index: number, counter: number, seen: number): void {
   if (spinUntilChanged(header, index, seen)) return;
@@ -108,99 +122,112 @@ function waitSync(header: Int32Array, index: number, counter: number, seen: numb
   Atomics.sub(header, counter, 1);
 }
 
-/**
- * This thread's tasks waiting on each ring, by sequence word, each in a ParkingLot. A wake-up
- * from another thread comes through `Atomics.waitAsync`; one from this thread is delivered at
- * once, synchronously,
- * so a run whose tasks talk through a shared channel among themselves wakes as promptly as with
- * a memory channel (and MockClock's autojump never sees such a task as stuck while a wake-up is
- * still in flight).
- */
-const lotsByRing = new WeakMap<SharedArrayBuffer, [ParkingLot, ParkingLot]>();
-
-/** This thread's queue of tasks waiting on `index` (H_DATA or H_SPACE) of the ring. */
-function localLot(sab: SharedArrayBuffer, index: number): ParkingLot {
-  let pair = lotsByRing.get(sab);
-  if (pair === undefined) lotsByRing.set(sab, (pair = [new ParkingLot(), new ParkingLot()]));
-  return pair[index === H_DATA ? 0 : 1];
-}
-
-/** Wakes this thread's waiters on `index` of the ring (they re-check and wait again if need be). */
+/** Wakes one of this thread's waiters on `index` of the ring, if any. */
 function wakeLocal(sab: SharedArrayBuffer, index: number): void {
-  const lot = lotsByRing.get(sab)?.[index === H_DATA ? 0 : 1];
-  if (lot !== undefined && lot.size > 0) lot.unparkAll();
-}
-
-/**
- * Waits (in this thread's ParkingLot for the word) until `header[index]` is no longer `seen`, or
- * a task of this thread wakes the lot. Never consumes anything, so a cancelled wait loses nothing.
- */
-async function waitForChange(ctx: Context, ring: RingView, index: number, counter: number, seen: number, what: string): Promise<void> {
-  const header = ring.header;
-  Atomics.add(header, counter, 1);
-  try {
-    const result = Atomics.waitAsync(header, index, seen);
-    if (!result.async) return;
-    const lot = localLot(ring.sab, index);
-    // A change made by another thread: wake this thread's waiters on the word (they re-check).
-    void result.value.then(() => lot.unparkAll());
-    try {
-      await lot.parkWait(ctx, what).promise;
-    } catch (error) {
-      // Cancelled: settle our Atomics.waitAsync too, so none outlives the wait (waking other
-      // waiters on this word is harmless: they re-check).
-      Atomics.notify(header, index);
-      throw error;
-    }
-  } finally {
-    Atomics.sub(header, counter, 1);
-  }
+  existingRingWaiter(sab, index)?.passOn();
 }
 
 abstract class SharedEndpoint extends Closeable {
   /** @internal */ readonly ring: RingView;
-  /** @internal */ readonly slot: number;
+  /** @internal */ readonly endpoint: EndpointSlot;
   protected abstract readonly kind: EndpointKind;
 
   /** @internal */
-  constructor(ring: RingView, slot: number) {
+  constructor(ring: RingView, endpoint: EndpointSlot) {
     super();
     this.ring = ring;
-    this.slot = slot;
+    this.endpoint = endpoint;
   }
 
   protected checkOpen(): void {
-    // The slot's state in shared memory is the one truth: another thread may have closed it
-    // (the caller closes a worker's slots once its call has settled).
-    if (!isEndpointOpen(this.ring, this.slot)) {
+    // The slot in shared memory is the one truth: another thread may have closed it (the caller
+    // closes a worker's slots once its call has settled).
+    if (!isEndpointOpen(this.ring, this.endpoint)) {
       throw new ClosedResourceError(`this shared ${this.kind} channel was closed`);
     }
   }
 
-  /** Closes this endpoint (idempotent, not a checkpoint). Peers blocked on the channel re-check. */
+  /** Closes this endpoint (idempotent, not a checkpoint). Peers blocked on the channel, on any thread, look again. */
   close(): void {
-    if (closeEndpoint(this.ring, this.kind, this.slot)) {
-      wakeLocal(this.ring.sab, H_DATA);
-      wakeLocal(this.ring.sab, H_SPACE);
+    if (closeEndpoint(this.ring, this.endpoint)) {
+      existingRingWaiter(this.ring.sab, H_DATA)?.wakeAll();
+      existingRingWaiter(this.ring.sab, H_SPACE)?.wakeAll();
     }
   }
 
   /** @internal a new slot on the same channel, for a worker call argument. */
   toWire(): SharedChannelWire {
     this.checkOpen();
-    return { __triodeSharedChannel: this.kind, sab: this.ring.sab, slot: openEndpoint(this.ring, this.kind) };
+    const { slot, word } = openEndpoint(this.ring, this.kind);
+    return { __triodeSharedChannel: this.kind, sab: this.ring.sab, slot, word };
   }
 
+  /** Counts and sizes, as a memory channel's `statistics()`, plus `capacityBytes`. Not a checkpoint. */
   statistics(): SharedChannelStatistics {
-    const h = this.ring.header;
+    const ring = this.ring;
     return {
-      currentBufferUsed: Atomics.load(h, H_USED),
-      capacityBytes: this.ring.capacity,
-      openSendChannels: Atomics.load(h, H_SENDERS),
-      openReceiveChannels: Atomics.load(h, H_RECEIVERS),
+      currentBufferUsed: usedBytes(ring),
+      maxBufferSize: ring.capacity,
+      capacityBytes: ring.capacity,
+      openSendChannels: countEndpoints(ring, 'send'),
+      openReceiveChannels: countEndpoints(ring, 'receive'),
+      tasksWaitingSend: existingRingWaiter(ring.sab, H_SPACE)?.lot.size ?? 0,
+      tasksWaitingReceive: existingRingWaiter(ring.sab, H_DATA)?.lot.size ?? 0,
     };
   }
+
+  /**
+   * The one wait loop of every async operation: `attempt()` until it gives something other than
+   * EMPTY, sleeping (cancellably, consuming nothing) on `index` while it is EMPTY, and briefly on
+   * the lock while another thread holds it. A checkpoint. A value taken ends the wait with a
+   * schedule point; the wake-up is passed on to this thread's next waiter when there may be more
+   * for it (see ring-waiter.ts).
+   */
+  protected async waitWith<R>(what: string, index: number, attempt: () => R | typeof EMPTY | typeof BUSY_): Promise<R> {
+    const ctx = currentContext(what);
+    const waiter = ringWaiter(this.ring.sab, this.ring.header, index, index === H_DATA ? H_WAIT_RECV : H_WAIT_SEND);
+    let woken = false;
+    try {
+      for (;;) {
+        cancelPoint(ctx);
+        const seen = Atomics.load(this.ring.header, index);
+        const got = attempt();
+        if (got === BUSY_) {
+          // The main thread found the lock held by another thread: wait for it without spinning.
+          await lockReleased(this.ring.header, index === H_DATA ? H_RLOCK : H_WLOCK);
+          continue;
+        }
+        if (got !== EMPTY) {
+          if (woken && this.morePending(index)) waiter.passOn();
+          woken = false;
+          const macrotask = schedulePoint(ctx);
+          if (macrotask !== undefined) await macrotask;
+          return got as R;
+        }
+        if (spinUntilChanged(this.ring.header, index, seen)) continue;
+        woken = false;
+        await waiter.wait(ctx, seen, what);
+        woken = true;
+      }
+    } catch (error) {
+      // An error the others meet too (closed, broken, end of channel), or a cancellation after a
+      // wake-up: the next waiter must look for itself.
+      if (woken || !(error instanceof Cancelled)) waiter.passOn();
+      throw error;
+    }
+  }
+
+  /** Whether a waiter on `index` may find something now (frames to read, or space to write). */
+  private morePending(index: number): boolean {
+    const used = usedBytes(this.ring);
+    return index === H_DATA ? used > 0 : used < this.ring.capacity;
+  }
 }
+
+/** What an attempt returns when the ring is empty or full (undefined is a value a channel can carry). */
+const EMPTY: unique symbol = Symbol('empty');
+/** What an attempt returns on the main thread when another thread holds the lock. */
+const BUSY_: unique symbol = Symbol('busy');
 
 /** The sending end of a shared channel. Usable on any thread; pass it to a worker call as an argument. */
 export class SharedSendChannel<T> extends SharedEndpoint {
@@ -219,20 +246,25 @@ export class SharedSendChannel<T> extends SharedEndpoint {
     return encoded;
   }
 
-  /** Writes `value` if it fits; true when written. Throws for a closed or broken channel. */
-  private trySend(value: T): boolean {
+  /** Writes `value` if it fits: true, EMPTY when full, BUSY_ (main thread) when the lock is held. */
+  private trySend(value: T): true | typeof EMPTY | typeof BUSY_ {
     this.checkOpen();
     const encoded = this.encodeFitting(value);
-    const result = tryWrite(this.ring, encoded.tag, encoded.bytes, encoded.tag === Tag.Number ? encoded.number : undefined);
+    const result = tryWrite(this.ring, encoded.tag, encoded.bytes);
+    if (result === WriteResult.Written) {
+      wakeLocal(this.ring.sab, H_DATA);
+      return true;
+    }
     if (result === WriteResult.NoReceivers) throw new BrokenResourceError('every receive channel was closed');
-    if (result !== WriteResult.Written) return false;
-    wakeLocal(this.ring.sab, H_DATA);
-    return true;
+    return result === WriteResult.Busy ? BUSY_ : EMPTY;
   }
 
-  /** Sends without waiting; `WouldBlock` when the ring is full. Not a checkpoint. */
+  /**
+   * Sends without waiting; `WouldBlock` when the ring is full (or, on the main thread, when
+   * another thread is writing to it at this instant). Not a checkpoint.
+   */
   sendNowait(value: T): void {
-    if (!this.trySend(value)) throw new WouldBlock('the shared channel is full');
+    if (this.trySend(value) !== true) throw new WouldBlock('the shared channel is full');
   }
 
   /**
@@ -240,18 +272,7 @@ export class SharedSendChannel<T> extends SharedEndpoint {
    * value was not sent.
    */
   async send(value: T): Promise<void> {
-    const ctx = currentContext('SharedSendChannel.send');
-    for (;;) {
-      cancelPoint(ctx);
-      const seen = Atomics.load(this.ring.header, H_SPACE);
-      if (this.trySend(value)) {
-        const macrotask = schedulePoint(ctx);
-        if (macrotask !== undefined) await macrotask;
-        return;
-      }
-      if (spinUntilChanged(this.ring.header, H_SPACE, seen)) continue;
-      await waitForChange(ctx, this.ring, H_SPACE, H_WAIT_SEND, seen, 'SharedSendChannel.send');
-    }
+    await this.waitWith('SharedSendChannel.send', H_SPACE, () => this.trySend(value));
   }
 
   /** In a worker: sends, blocking the thread while the ring is full. Throws `Cancelled` when the call is cancelled. */
@@ -261,7 +282,7 @@ export class SharedSendChannel<T> extends SharedEndpoint {
     for (;;) {
       checkCallCancelled();
       const seen = Atomics.load(header, H_SPACE);
-      if (this.trySend(value)) return;
+      if (this.trySend(value) === true) return;
       waitSync(header, H_SPACE, H_WAIT_SEND, seen);
     }
   }
@@ -276,8 +297,9 @@ export class SharedSendChannel<T> extends SharedEndpoint {
     if (!Array.isArray(values)) throw new TypeError(`SharedSendChannel.sendBatchSync: values must be an array, got ${describe(values)}`);
     this.checkOpen();
     const frames: OutgoingFrame[] = values.map((value) => {
-      const { tag, bytes, number } = this.encodeFitting(value);
-      return { tag, payload: bytes, number: tag === Tag.Number ? number : undefined };
+      const { tag, bytes } = this.encodeFitting(value);
+      // A number's bytes are the encoder's scratch: each frame needs its own.
+      return { tag, payload: tag === Tag.Number ? bytes!.slice() : bytes };
     });
     const header = this.ring.header;
     let sent = 0;
@@ -286,9 +308,9 @@ export class SharedSendChannel<T> extends SharedEndpoint {
       this.checkOpen();
       const seen = Atomics.load(header, H_SPACE);
       const written = tryWriteMany(this.ring, frames, sent);
-      if (written < 0) throw new BrokenResourceError('every receive channel was closed');
-      sent += written;
+      if (written === -1) throw new BrokenResourceError('every receive channel was closed');
       if (written > 0) {
+        sent += written;
         wakeLocal(this.ring.sab, H_DATA);
         continue;
       }
@@ -304,24 +326,21 @@ export class SharedSendChannel<T> extends SharedEndpoint {
 }
 
 /** Refuses, before anything is taken, a frame that `receiveInto(target)` cannot take. */
-function bytesFitting(what: string, target: Uint8Array): (tag: number, length: number) => void {
+function bytesFitting(what: string, target: Uint8Array): (tag: number, length: number) => Error | undefined {
   return (tag, length) => {
     if (tag !== Tag.Uint8Array && tag !== Tag.ArrayBuffer) {
-      throw new TypeError(`${what}: the next value is ${describeTag(tag)}, not bytes; take it with receive()`);
+      return new TypeError(`${what}: the next value is ${describeTag(tag)}, not bytes; take it with receive()`);
     }
     if (length > target.byteLength) {
-      throw new RangeError(`${what}: the next value has ${length} bytes, more than the ${target.byteLength} of target; nothing was taken`);
+      return new RangeError(`${what}: the next value has ${length} bytes, more than the ${target.byteLength} of target; nothing was taken`);
     }
+    return undefined;
   };
 }
 
 function checkTarget(what: string, target: unknown): asserts target is Uint8Array {
   if (!(target instanceof Uint8Array)) throw new TypeError(`${what}: target must be a Uint8Array (or Buffer), got ${describe(target)}`);
 }
-
-/** What a read returns when the ring is empty (undefined is a value a channel can carry). */
-const EMPTY: unique symbol = Symbol('empty');
-type Read<R> = () => R | typeof EMPTY;
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
@@ -333,106 +352,94 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
    * One attempt of every receive: `read()` under this endpoint's rules. EMPTY when the ring is
    * empty; EndOfChannel when it is empty and every sender has closed.
    */
-  private attempt<R>(read: Read<R>): R | typeof EMPTY {
+  private attempt<R>(read: () => R | typeof EMPTY | typeof BUSY_): R | typeof EMPTY | typeof BUSY_ {
     this.checkOpen();
     let got = read();
     // Empty with no sender left: a sender may have written and closed between our read and
     // the check, so read once more before calling it the end.
-    if (got === EMPTY && Atomics.load(this.ring.header, H_SENDERS) === 0) {
+    if (got === EMPTY && !anyEndpoint(this.ring, 'send')) {
       got = read();
       if (got === EMPTY) throw new EndOfChannel('every send channel was closed');
     }
-    if (got !== EMPTY) wakeLocal(this.ring.sab, H_SPACE);
+    if (got !== EMPTY && got !== BUSY_) wakeLocal(this.ring.sab, H_SPACE);
     return got;
   }
 
-  /**
-   * The one wait of every async receive: `attempt(read)` until it takes something, sleeping
-   * (cancellably, consuming nothing) while the ring is empty. A checkpoint. With `atEnd`,
-   * EndOfChannel returns `atEnd` instead of throwing (for iteration, without a second async
-   * layer per value).
-   */
-  private async receiveWith<R>(what: string, read: Read<R>, atEnd?: R): Promise<R> {
-    const ctx = currentContext(what);
-    for (;;) {
-      cancelPoint(ctx);
-      const seen = Atomics.load(this.ring.header, H_DATA);
-      let got: R | typeof EMPTY;
-      try {
-        got = this.attempt(read);
-      } catch (error) {
-        if (atEnd !== undefined && error instanceof EndOfChannel) return atEnd;
-        throw error;
-      }
-      if (got !== EMPTY) {
-        const macrotask = schedulePoint(ctx);
-        if (macrotask !== undefined) await macrotask;
-        return got;
-      }
-      if (spinUntilChanged(this.ring.header, H_DATA, seen)) continue;
-      await waitForChange(ctx, this.ring, H_DATA, H_WAIT_RECV, seen, what);
-    }
-  }
-
-  /** The blocking twin of receiveWith, for `*Sync` in workers (sees the call cancelled within one 2 ms slice). */
-  private receiveSyncWith<R>(what: string, read: Read<R>): R {
+  /** The blocking twin of waitWith, for `*Sync` in workers (sees the call cancelled within one 2 ms slice). */
+  private receiveSyncWith<R>(what: string, read: () => R | typeof EMPTY | typeof BUSY_): R {
     checkNotMainThread(what, 'await receive()');
     const header = this.ring.header;
     for (;;) {
       checkCallCancelled();
       const seen = Atomics.load(header, H_DATA);
       const got = this.attempt(read);
-      if (got !== EMPTY) return got;
+      if (got !== EMPTY && got !== BUSY_) return got;
       waitSync(header, H_DATA, H_WAIT_RECV, seen);
     }
   }
 
-  private readonly readOne: Read<T> = () => {
-    const frame = tryRead(this.ring);
-    return frame === undefined ? EMPTY : (decode(frame.tag, frame.payload) as T);
-  };
-
-  private readonly readResult: Read<IteratorResult<T, undefined>> = () => {
-    const frame = tryRead(this.ring);
-    return frame === undefined ? EMPTY : { value: decode(frame.tag, frame.payload) as T, done: false };
-  };
-
-  private readMany(maxCount: number): T[] | typeof EMPTY {
-    const payloads: Uint8Array[] = [];
+  /** Up to `max` values, decoded after the lock is let go (a value that fails to decode fails this receive only). */
+  private readValues(max: number): T[] | typeof EMPTY | typeof BUSY_ {
     const tags: number[] = [];
-    const count = tryReadMany(this.ring, maxCount, payloads, tags);
+    const payloads: Uint8Array[] = [];
+    const count = readFrames(this.ring, max, (tag, payload) => {
+      tags.push(tag);
+      payloads.push(payload);
+    });
+    if (count === BUSY) return BUSY_;
     if (count === 0) return EMPTY;
     const values = new Array<T>(count);
     for (let i = 0; i < count; i++) values[i] = decode(tags[i]!, payloads[i]!) as T;
     return values;
   }
 
-  private readInto(target: Uint8Array, accept: (tag: number, length: number) => void): number | typeof EMPTY {
-    const length = tryReadInto(this.ring, target, accept);
-    return length < 0 ? EMPTY : length;
+  private readonly readOne = (): T | typeof EMPTY | typeof BUSY_ => {
+    let tag = 0;
+    let payload: Uint8Array | undefined;
+    const count = readFrames(this.ring, 1, (t, p) => {
+      tag = t;
+      payload = p;
+    });
+    if (count === BUSY) return BUSY_;
+    return count === 0 ? EMPTY : (decode(tag, payload!) as T);
+  };
+
+  private readonly readResult = (): IteratorResult<T, undefined> | typeof EMPTY | typeof BUSY_ => {
+    const value: unknown = this.readOne();
+    if (value === EMPTY) return EMPTY;
+    if (value === BUSY_) return BUSY_;
+    return { value: value as T, done: false };
+  };
+
+  private readInto(target: Uint8Array, refuse: (tag: number, length: number) => Error | undefined): number | typeof EMPTY | typeof BUSY_ {
+    const length = readInto(this.ring, target, refuse);
+    return length === BUSY ? BUSY_ : length < 0 ? EMPTY : length;
   }
 
-  /** Receives without waiting; `WouldBlock` when empty, `EndOfChannel` when drained and every sender closed. */
+  /**
+   * Receives without waiting; `WouldBlock` when empty (or, on the main thread, when another
+   * thread is reading at this instant), `EndOfChannel` when drained and every sender closed.
+   */
   receiveNowait(): T {
     const got = this.attempt(this.readOne);
-    if (got === EMPTY) throw new WouldBlock('the shared channel is empty');
+    if (got === EMPTY || got === BUSY_) throw new WouldBlock('the shared channel is empty');
     return got;
   }
 
   /** Receives the next value, waiting until there is one. A checkpoint; cancelled: nothing was taken. */
   receive(): Promise<T> {
-    return this.receiveWith('SharedReceiveChannel.receive', this.readOne);
+    return this.waitWith('SharedReceiveChannel.receive', H_DATA, () => this.attempt(this.readOne));
   }
 
   /**
    * Receives every value available now, up to `maxCount` (default 1,024), waiting until there
    * is at least one: one lock, one wake-up and one async step for the lot, for many small values.
-   * A checkpoint; cancelled: nothing was taken. `EndOfChannel` once drained with every sender
-   * closed.
+   * Each value is its own (no two share an ArrayBuffer). A checkpoint; cancelled: nothing was
+   * taken. `EndOfChannel` once drained with every sender closed.
    */
   async receiveBatch(maxCount = 1024): Promise<T[]> {
     checkInteger('SharedReceiveChannel.receiveBatch', 'maxCount', maxCount, 1);
-    return this.receiveWith('SharedReceiveChannel.receiveBatch', () => this.readMany(maxCount));
+    return this.waitWith('SharedReceiveChannel.receiveBatch', H_DATA, () => this.attempt(() => this.readValues(maxCount)));
   }
 
   /**
@@ -445,8 +452,8 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
   async receiveInto(target: Uint8Array): Promise<number> {
     const what = 'SharedReceiveChannel.receiveInto';
     checkTarget(what, target);
-    const accept = bytesFitting(what, target);
-    return this.receiveWith(what, () => this.readInto(target, accept));
+    const refuse = bytesFitting(what, target);
+    return this.waitWith(what, H_DATA, () => this.attempt(() => this.readInto(target, refuse)));
   }
 
   /** In a worker: receives, blocking the thread until a value arrives. Throws `Cancelled` when the call is cancelled. */
@@ -458,8 +465,8 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
   receiveIntoSync(target: Uint8Array): number {
     const what = 'SharedReceiveChannel.receiveIntoSync';
     checkTarget(what, target);
-    const accept = bytesFitting(what, target);
-    return this.receiveSyncWith(what, () => this.readInto(target, accept));
+    const refuse = bytesFitting(what, target);
+    return this.receiveSyncWith(what, () => this.readInto(target, refuse));
   }
 
   /** Another receive endpoint of the same channel. */
@@ -470,7 +477,21 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
 
   /** `receive()` reporting EndOfChannel as the end of iteration, in one async step per value. */
   [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
-    return { next: () => this.receiveWith('SharedReceiveChannel iteration', this.readResult, DONE) };
+    const next = () => this.attemptResult();
+    return {
+      next: () =>
+        this.waitWith('SharedReceiveChannel iteration', H_DATA, next),
+    };
+  }
+
+  /** One attempt for iteration: EndOfChannel becomes the end. */
+  private attemptResult(): IteratorResult<T, undefined> | typeof EMPTY | typeof BUSY_ {
+    try {
+      return this.attempt(this.readResult);
+    } catch (error) {
+      if (error instanceof EndOfChannel) return DONE;
+      throw error;
+    }
   }
 
   /** In a worker: iterate with receiveSync until EndOfChannel. */
@@ -494,13 +515,20 @@ export function isSharedEndpoint(value: unknown): value is SharedSendChannel<unk
 
 /** @internal closes the slot a wire form opened (once, whichever thread comes first). */
 export function closeWire(wire: SharedChannelWire): void {
-  closeEndpoint(viewRing(wire.sab), wire.__triodeSharedChannel, wire.slot);
+  closeEndpoint(viewRing(wire.sab), wire);
 }
 
-/** @internal rebuilds an endpoint that crossed a thread as a call argument. */
+/**
+ * @internal rebuilds an endpoint that crossed a thread as a call argument. The wire came from
+ * another thread: its shape is checked, and a forged one is a TypeError.
+ */
 export function endpointFromWire(wire: SharedChannelWire): SharedSendChannel<unknown> | SharedReceiveChannel<unknown> {
-  const ring = viewRing(wire.sab);
-  return wire.__triodeSharedChannel === 'send' ? new SharedSendChannel(ring, wire.slot) : new SharedReceiveChannel(ring, wire.slot);
+  const { __triodeSharedChannel: kind, sab, slot, word } = wire;
+  if ((kind !== 'send' && kind !== 'receive') || !Number.isInteger(slot) || !Number.isInteger(word)) {
+    throw new TypeError('shared channel: a malformed endpoint crossed threads');
+  }
+  const ring = viewRing(sab);
+  return kind === 'send' ? new SharedSendChannel(ring, { slot, word }) : new SharedReceiveChannel(ring, { slot, word });
 }
 
 export interface SharedChannelOptions {
