@@ -336,14 +336,17 @@ function putFrame(ring: RingView, tail: number, tag: number, body: Uint8Array | 
   return (tail + frameSize(length)) % (2 * ring.capacity);
 }
 
-/** Tells waiting receivers that frames were published. */
-function announceData(header: Int32Array): void {
+/** Tells waiting receivers (up to `wake` threads) that frames were published. */
+function announceData(header: Int32Array, wake = Infinity): void {
   Atomics.add(header, H_DATA, 1);
-  if (Atomics.load(header, H_WAIT_RECV) > 0) Atomics.notify(header, H_DATA);
+  if (Atomics.load(header, H_WAIT_RECV) > 0) Atomics.notify(header, H_DATA, wake);
 }
 
-/** Writes one frame if it fits. Busy: on the main thread, the write lock is held by a live thread. */
-export function tryWrite(ring: RingView, tag: number, payload: Uint8Array | undefined): WriteResult {
+/**
+ * Writes one frame if it fits, waking up to `wake` sleeping threads. Busy: on the main thread,
+ * the write lock is held by a live thread.
+ */
+export function tryWrite(ring: RingView, tag: number, payload: Uint8Array | undefined, wake = Infinity): WriteResult {
   const header = ring.header;
   const size = frameSize(payload === undefined ? 0 : payload.byteLength);
   checkNotBroken(ring);
@@ -358,7 +361,7 @@ export function tryWrite(ring: RingView, tag: number, payload: Uint8Array | unde
   } finally {
     unlock(header, H_WLOCK);
   }
-  announceData(header);
+  announceData(header, wake);
   return WriteResult.Written;
 }
 
@@ -433,10 +436,13 @@ function frameLength(ring: RingView, at: number, available: number): number {
 export type FrameSink = (tag: number, payload: Uint8Array) => void;
 
 /**
- * Reads up to `max` frames, handing each (tag, payload in a buffer of its own) to `sink`, after
- * the lock is released. Returns how many, 0 when the ring is empty, BUSY as in tryWrite.
+ * Reads up to `max` frames, handing each (tag, payload in a buffer of its own) to `sink` after
+ * the lock is released. `claim(tag)`, when given, is asked under the lock for each frame: a frame
+ * it refuses is taken out of the ring and dropped (the scheduler claims jobs this way: see
+ * scheduler.ts). Returns how many were handed over (0 when the ring is empty or every frame was
+ * dropped), BUSY as in tryWrite.
  */
-export function readFrames(ring: RingView, max: number, sink: FrameSink): number {
+export function readFrames(ring: RingView, max: number, sink: FrameSink, claim?: (tag: number) => boolean): number {
   const header = ring.header;
   const { capacity } = ring;
   const span = 2 * capacity;
@@ -444,9 +450,11 @@ export function readFrames(ring: RingView, max: number, sink: FrameSink): number
   scratch ??= new Uint8Array(SCRATCH);
   for (;;) {
     checkNotBroken(ring);
-    let count = 0;
-    let largeTag = -1; // set when the large frame was read
+    let frames = 0; // frames taken out of the ring, into the scratch
+    let largeTag = 0;
+    let tookLarge = false;
     let needLarge = -1;
+    let dropped = false;
     if (!acquire(ring, H_RLOCK)) return BUSY;
     try {
       const head = Atomics.load(header, H_HEAD);
@@ -455,25 +463,32 @@ export function readFrames(ring: RingView, max: number, sink: FrameSink): number
       const first = frameLength(ring, head, used);
       if (first > LARGE) {
         // A large frame is read alone, into a buffer allocated outside the lock.
+        const tag = ring.words[((head % capacity) >> 2) + 1]!;
         if (large === undefined || large.byteLength !== first) {
-          needLarge = first;
+          needLarge = first; // claimed (if at all) on the next try, once the buffer is ready
+        } else if (claim !== undefined && !claim(tag)) {
+          dropped = true;
         } else {
-          largeTag = ring.words[((head % capacity) >> 2) + 1]! >>> 0;
+          largeTag = tag;
+          tookLarge = true;
           copyOut(ring, (head + FRAME_HEADER) % capacity, large);
-          Atomics.store(header, H_HEAD, (head + frameSize(first)) % span);
-          count = 1;
         }
+        if (needLarge < 0) Atomics.store(header, H_HEAD, (head + frameSize(first)) % span);
       } else {
         let taken = 0;
-        while (count < max && taken < used) {
+        let delivered = 0;
+        while (delivered < max && taken < used) {
           const at = head + taken;
-          const length = count === 0 ? first : frameLength(ring, at, used - taken);
+          const length = frames === 0 ? first : frameLength(ring, at, used - taken);
           const size = frameSize(length);
           if (length > LARGE || taken + size > SCRATCH) break;
-          scratchLengths[count] = length;
-          scratchTags[count] = ring.words[((at % capacity) >> 2) + 1]!;
+          const tag = ring.words[((at % capacity) >> 2) + 1]!;
+          const keep = claim === undefined || claim(tag);
+          scratchLengths[frames] = keep ? length : -1 - length;
+          scratchTags[frames] = tag;
+          if (keep) delivered++;
           taken += size;
-          count++;
+          frames++;
         }
         copyOut(ring, head % capacity, scratch.subarray(0, taken));
         Atomics.store(header, H_HEAD, (head + taken) % span);
@@ -486,17 +501,24 @@ export function readFrames(ring: RingView, max: number, sink: FrameSink): number
       continue;
     }
     announceSpace(header);
-    if (largeTag >= 0) {
+    if (tookLarge) {
       sink(largeTag, large!);
       return 1;
     }
+    if (dropped) continue;
     let offset = 0;
-    for (let i = 0; i < count; i++) {
-      const length = scratchLengths[i]!;
-      sink(scratchTags[i]!, scratch.slice(offset + FRAME_HEADER, offset + FRAME_HEADER + length));
+    let delivered = 0;
+    for (let i = 0; i < frames; i++) {
+      const mark = scratchLengths[i]!;
+      const length = mark < 0 ? -1 - mark : mark;
+      if (mark >= 0) {
+        sink(scratchTags[i]!, scratch.slice(offset + FRAME_HEADER, offset + FRAME_HEADER + length));
+        delivered++;
+      }
       offset += frameSize(length);
     }
-    return count;
+    if (delivered === 0 && frames > 0) continue; // every frame was dropped: look at the next ones
+    return delivered;
   }
 }
 

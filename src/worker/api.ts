@@ -4,7 +4,8 @@
  * throw a clear Error when no worker call is running on this thread.
  */
 import { Cancelled } from '../shared/errors.js';
-import { currentCall, isCancelledWord, RUNNING, type CurrentCall } from '../shared/worker-call.js';
+import { CANCEL } from '../shared/scheduler.js';
+import { currentCall, isCancelledWord, type CurrentCall } from '../shared/worker-call.js';
 
 function callOrThrow(what: string): CurrentCall {
   const call = currentCall();
@@ -48,6 +49,7 @@ export function sleepSync(ms: number): void {
     throw new RangeError(`sleepSync: ms must be a non-negative number of milliseconds, got ${String(ms)}`);
   }
   const word = callOrThrow('sleepSync()').cancelWord;
-  Atomics.wait(word.words, word.index, RUNNING, ms);
+  const running = Atomics.load(word.words, word.index);
+  if ((running & CANCEL) === 0) Atomics.wait(word.words, word.index, running, ms);
   if (isCancelledWord(word)) throw cancelled();
 }

@@ -1,49 +1,167 @@
 /**
- * The module every pool thread loads (piscina's `filename`). For each job it loads the user's
- * module, calls the export, and answers `{ ok, value }` or `{ ok: false, error }` — it never
- * throws, so a rejection seen by the main thread always means the thread itself failed.
+ * The script every pool thread runs: the worker side of the scheduler (shared/scheduler.ts).
  *
- * An async export runs inside its own triode `run()`, in a cancel scope that is cancelled when
- * the calling task is (an `Atomics.waitAsync` on the call's cancel word), so all of triode works
- * inside it. A sync export runs bare (a run costs more than a trivial call) and notices
- * cancellation through `checkpoint()` / `sleepSync()` from `triode/worker`.
+ * The thread takes jobs from the submission ring itself, one at a time, claiming each under the
+ * ring's read lock; runs it; writes the result into the completion ring. With nothing to take it
+ * spins briefly, then sleeps on the ring's DATA word with `Atomics.wait` (counted, so the main
+ * thread wakes it only then), in slices, running its event loop between slices and between
+ * jobs. After `idleTimeoutMs` with nothing to do it leaves, if the pool keeps more than
+ * `minThreads`.
+ *
+ * An async export (or one that returned a thenable the first time it ran) runs inside its own
+ * triode `run()`, in a cancel scope cancelled when the caller is; a sync export runs bare and
+ * notices cancellation through `checkpoint()` / `sleepSync()` from `triode/worker`.
+ *
+ * Attribution. An error no call owns — a timer that throws after its call returned, a rejection
+ * nobody handled — is reported to the pool (a process warning naming the module), never as
+ * another call's error; the thread then finishes the job it is running and leaves, and the pool
+ * starts a fresh one.
  */
-import { Cancelled } from '../shared/errors.js';
+import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { workerData } from 'piscina';
+import { Cancelled } from '../shared/errors.js';
 import { isCallbackWire } from '../shared/callback-wire.js';
 import { whyUncloneable } from '../shared/cloneable.js';
-import { errorFromWire, errorToWire } from '../shared/error-wire.js';
+import { describedErrorWire, errorFromWire, errorToWire } from '../shared/error-wire.js';
+import { H_DATA, H_SPACE, H_WAIT_RECV, H_WAIT_SEND, maxPayload, readFrames, tryWrite, usedBytes, viewRing, WriteResult } from '../shared/ring.js';
 import {
-  isCancelledWord,
-  markRunning,
-  RUNNING,
-  setCurrentCall,
-  type CancelWord,
-  type WorkerJob,
-  type WorkerJobResult,
-} from '../shared/worker-call.js';
+  C_MIN_THREADS,
+  C_THREADS,
+  checkJob,
+  claimJob,
+  decodeJob,
+  encodeOutcome,
+  slotOfTicket,
+  type Job,
+  type JobOutcome,
+} from '../shared/scheduler.js';
+import { selfIdentity } from '../shared/thread-registry.js';
+import { IDLE_EXIT_CODE, type ThreadSetup } from '../shared/thread-protocol.js';
+import { isCancelledWord, setCurrentCall, type CancelWord } from '../shared/worker-call.js';
 import { CancelScope } from '../main/core/cancel-scope.js';
 import { run } from '../main/core/runner.js';
-import { loadExport } from './load-export.js';
 import { endpointFromWire, isSharedChannelWire } from '../main/channels/shared-channel.js';
+import { loadExport } from './load-export.js';
 
 type AnyFunction = (...args: unknown[]) => unknown;
 
-/** The pool's block of cancel words, sent once to this thread as piscina's workerData. */
-function poolCancelWords(): Int32Array {
-  return (workerData as { cancelWords: Int32Array }).cancelWords;
+const setup = workerData as ThreadSetup;
+const port = parentPort!;
+const submissions = viewRing(setup.submissions);
+const completions = viewRing(setup.completions);
+const states = new Int32Array(setup.states);
+const me = selfIdentity();
+const claim = (ticket: number) => claimJob(states, ticket, me);
+
+let retiring = false;
+let lastModule = '(none yet)';
+
+function describeThrown(value: unknown): string {
+  if (value instanceof Error) return `${value.name}: ${value.message}`;
+  try {
+    return String(value);
+  } catch {
+    return 'a value that cannot be printed';
+  }
 }
 
-function isAsyncFunction(fn: AnyFunction): boolean {
-  return fn.constructor?.name === 'AsyncFunction';
+/** Jobs in progress on this thread (0 or 1: one at a time). */
+let running = 0;
+
+function stray(value: unknown): void {
+  // During a call, the thread's one call owns whatever goes wrong in the thread: the thread dies
+  // with the error, and that call (only) fails with BrokenWorkerError saying what happened.
+  if (running > 0) throw value;
+  if (retiring) return;
+  retiring = true;
+  port.postMessage({ type: 'stray', module: lastModule, text: describeThrown(value) });
+}
+process.on('uncaughtException', stray);
+process.on('unhandledRejection', stray);
+
+// ---- the side path ------------------------------------------------------------------------------
+
+const sideJobs = new Map<number, (job: Job | undefined) => void>();
+port.on('message', (message: unknown) => {
+  if (message === null || typeof message !== 'object') return;
+  const { type, ticket } = message as { type?: unknown; ticket?: unknown };
+  if (type !== 'job' || typeof ticket !== 'number') return;
+  const resolve = sideJobs.get(ticket);
+  if (resolve === undefined) return;
+  sideJobs.delete(ticket);
+  const m = message as { missing?: unknown; url?: unknown; exportName?: unknown; args?: unknown };
+  try {
+    resolve(m.missing === true ? undefined : checkJob({ url: m.url, exportName: m.exportName, args: m.args }));
+  } catch {
+    resolve(undefined);
+  }
+});
+
+function fetchSideJob(ticket: number): Promise<Job | undefined> {
+  return new Promise((resolve) => {
+    sideJobs.set(ticket, resolve);
+    port.postMessage({ type: 'fetch', ticket });
+  });
 }
 
-async function runAsync(fn: AnyFunction, args: unknown[], word: CancelWord): Promise<unknown> {
+// ---- results ------------------------------------------------------------------------------------
+
+/** Publishes a job's outcome: in the completion ring, or (too large for it) as a message. */
+function complete(ticket: number, outcome: JobOutcome): void {
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeOutcome(outcome);
+  } catch (error) {
+    const what = outcome.ok ? 'its result cannot be sent back to the calling thread' : 'the value it threw cannot be sent to the calling thread';
+    bytes = encodeOutcome({ ok: false, error: describedErrorWire(`${what}: ${describeThrown(error)}`) });
+  }
+  if (bytes.byteLength > maxPayload(completions) >> 2) {
+    port.postMessage({ type: 'result', ticket, bytes });
+    return;
+  }
+  const header = completions.header;
+  for (;;) {
+    const seen = Atomics.load(header, H_SPACE);
+    if (tryWrite(completions, ticket, bytes) === WriteResult.Written) return;
+    // Full: the main thread drains it in batches; sleep until it frees space.
+    Atomics.add(header, H_WAIT_SEND, 1);
+    Atomics.wait(header, H_SPACE, seen, 5);
+    Atomics.sub(header, H_WAIT_SEND, 1);
+  }
+}
+
+// ---- running one job ----------------------------------------------------------------------------
+
+interface ExportEntry {
+  readonly fn: AnyFunction;
+  /** Whether it runs in its own run(): known for `async function`s, learned from the first call otherwise. */
+  async: boolean | undefined;
+}
+
+const exports = new Map<string, ExportEntry>();
+
+async function exportEntry(url: string, exportName: string): Promise<ExportEntry> {
+  const key = `${exportName}\0${url}`;
+  let entry = exports.get(key);
+  if (entry === undefined) {
+    const fn = await loadExport(url, exportName);
+    entry = { fn, async: fn.constructor?.name === 'AsyncFunction' ? true : undefined };
+    exports.set(key, entry);
+  }
+  return entry;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/** Runs `entry` inside its own run(), its root scope cancelled with the call. */
+async function runInOwnRun(entry: ExportEntry, args: unknown[], word: CancelWord): Promise<unknown> {
   return run(async () => {
     const scope = new CancelScope();
     scope.label = 'worker call';
-    const waiting = Atomics.waitAsync(word.words, word.index, RUNNING);
+    const running = Atomics.load(word.words, word.index);
+    const waiting = Atomics.waitAsync(word.words, word.index, running);
     if (!waiting.async || isCancelledWord(word)) {
       scope.cancel('the calling task was cancelled');
     } else {
@@ -52,7 +170,11 @@ async function runAsync(fn: AnyFunction, args: unknown[], word: CancelWord): Pro
       });
     }
     try {
-      const value = await scope.run(() => fn(...args));
+      const value = await scope.run(async () => {
+        const result = entry.fn(...args);
+        entry.async ??= isThenable(result);
+        return await result;
+      });
       if (scope.cancelledCaught) throw new Cancelled('the calling task was cancelled');
       return value;
     } finally {
@@ -62,8 +184,8 @@ async function runAsync(fn: AnyFunction, args: unknown[], word: CancelWord): Pro
   });
 }
 
-/** Turns each callback port into an async function that calls the main thread through comlink. */
-function wireCallbacks(args: unknown[], cleanups: Array<() => void>): unknown[] {
+/** Turns the arguments that crossed specially back into live things: channel endpoints, callbacks. */
+function reviveArgs(args: unknown[], cleanups: Array<() => void>): unknown[] {
   return args.map((arg) => {
     if (isSharedChannelWire(arg)) {
       // A live endpoint of the caller's channel; closed for the worker when the call ends.
@@ -87,25 +209,150 @@ function wireCallbacks(args: unknown[], cleanups: Array<() => void>): unknown[] 
   });
 }
 
-export default async function triodeWorkerEntry(job: WorkerJob): Promise<WorkerJobResult> {
-  const word: CancelWord = { words: job.cancelWords ?? poolCancelWords(), index: job.cancelIndex };
-  // Cancelled while queued: the caller has already moved on; never start the call.
-  if (!markRunning(word)) return { ok: false, error: errorToWire(new Cancelled('cancelled before it started')) };
+function resultOutcome(value: unknown, exportName: string): JobOutcome {
+  const why = whyUncloneable(value, 'its result');
+  if (why === undefined) return { ok: true, value };
+  return { ok: false, error: errorToWire(new TypeError(`${exportName} returned a value that cannot be sent back to the calling thread: ${why}`)) };
+}
+
+/** Runs one claimed job to its outcome; a promise only when it has to wait (loading, async exports). */
+function runJob(ticket: number, payload: Uint8Array): Promise<void> | void {
+  const word: CancelWord = { words: states, index: slotOfTicket(ticket) };
+  let job: Job | 'side';
+  try {
+    job = decodeJob(payload);
+  } catch (error) {
+    complete(ticket, { ok: false, error: errorToWire(error) });
+    return;
+  }
+  if (job === 'side') {
+    return fetchSideJob(ticket).then((sideJob) => (sideJob === undefined ? undefined : execute(ticket, word, sideJob)));
+  }
+  return execute(ticket, word, job);
+}
+
+function execute(ticket: number, word: CancelWord, job: Job): Promise<void> | void {
+  lastModule = job.url;
+  const key = `${job.exportName}\0${job.url}`;
+  const entry = exports.get(key);
+  if (entry === undefined) {
+    return exportEntry(job.url, job.exportName).then(
+      () => execute(ticket, word, job),
+      (error: unknown) => complete(ticket, { ok: false, error: errorToWire(error) }),
+    );
+  }
   const cleanups: Array<() => void> = [];
   setCurrentCall({ cancelWord: word });
-  try {
-    const fn = await loadExport(job.url, job.exportName);
-    const args = wireCallbacks(job.args, cleanups);
-    const value = isAsyncFunction(fn) ? await runAsync(fn, args, word) : await fn(...args);
-    const why = whyUncloneable(value, 'its result');
-    if (why !== undefined) {
-      throw new TypeError(`${job.exportName} returned a value that cannot be sent back to the calling thread: ${why}`);
-    }
-    return { ok: true, value };
-  } catch (error) {
-    return { ok: false, error: errorToWire(error) };
-  } finally {
+  const done = () => {
     setCurrentCall(undefined);
     for (const cleanup of cleanups) cleanup();
+  };
+  try {
+    const args = reviveArgs(job.args, cleanups);
+    if (entry.async !== false) {
+      return runInOwnRun(entry, args, word).then(
+        (value) => {
+          done();
+          complete(ticket, resultOutcome(value, job.exportName));
+        },
+        (error: unknown) => {
+          done();
+          complete(ticket, { ok: false, error: errorToWire(error) });
+        },
+      );
+    }
+    const value = entry.fn(...args);
+    if (isThenable(value)) {
+      // Learned late: its next calls run in their own run().
+      entry.async = true;
+      return Promise.resolve(value).then(
+        (v) => {
+          done();
+          complete(ticket, resultOutcome(v, job.exportName));
+        },
+        (error: unknown) => {
+          done();
+          complete(ticket, { ok: false, error: errorToWire(error) });
+        },
+      );
+    }
+    done();
+    complete(ticket, resultOutcome(value, job.exportName));
+  } catch (error) {
+    done();
+    complete(ticket, { ok: false, error: errorToWire(error) });
   }
 }
+
+// ---- the loop -----------------------------------------------------------------------------------
+
+let taken: [number, Uint8Array] | undefined;
+const sink = (ticket: number, payload: Uint8Array) => (taken = [ticket, payload]);
+
+function take(): [number, Uint8Array] | undefined {
+  taken = undefined;
+  readFrames(submissions, 1, sink, claim);
+  return taken;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+const SPIN_NS = 50_000n;
+/** How long an idle thread sleeps at a time before running its event loop. */
+const IDLE_SLICE_MS = 50;
+
+/** Waits for a job to take; false when the thread should leave (idle too long, pool above minThreads). */
+async function idle(): Promise<boolean> {
+  const header = submissions.header;
+  const since = performance.now();
+  const until = process.hrtime.bigint() + SPIN_NS;
+  while (process.hrtime.bigint() < until) {
+    for (let i = 0; i < 64; i++) if (usedBytes(submissions) > 0) return true;
+  }
+  for (;;) {
+    const seen = Atomics.load(header, H_DATA);
+    if (usedBytes(submissions) > 0 || retiring) return true;
+    Atomics.add(header, H_WAIT_RECV, 1);
+    const result = Atomics.wait(header, H_DATA, seen, IDLE_SLICE_MS);
+    Atomics.sub(header, H_WAIT_RECV, 1);
+    if (result !== 'timed-out') return true;
+    await yieldToEventLoop();
+    if (performance.now() - since >= setup.idleTimeoutMs && leave()) return false;
+  }
+}
+
+/** Counts this thread out if the pool keeps more than minThreads; true when it may leave. */
+function leave(): boolean {
+  for (;;) {
+    const threads = Atomics.load(states, C_THREADS);
+    if (threads <= Atomics.load(states, C_MIN_THREADS)) return false;
+    if (Atomics.compareExchange(states, C_THREADS, threads, threads - 1) === threads) return true;
+  }
+}
+
+async function loop(): Promise<void> {
+  let sinceYield = 0;
+  for (;;) {
+    if (retiring) process.exit(0);
+    const job = take();
+    if (job === undefined) {
+      if (!(await idle())) process.exit(IDLE_EXIT_CODE);
+      continue;
+    }
+    running++;
+    let pending: Promise<void> | void;
+    try {
+      pending = runJob(job[0], job[1]);
+      if (pending !== undefined) await pending;
+    } finally {
+      running--;
+    }
+    // Let the event loop run now and then (timers, messages), and after every async job.
+    if (pending !== undefined || ++sinceYield >= 64) {
+      sinceYield = 0;
+      await yieldToEventLoop();
+    }
+  }
+}
+
+port.postMessage({ type: 'ready' });
+void loop();

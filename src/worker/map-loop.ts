@@ -25,7 +25,8 @@ export async function mapLoop(
     try {
       for (let i = 0; i < items.length; i++) {
         let value = apply(items[i]);
-        if (value instanceof Promise) value = await value;
+        // Async or not is decided by what it returns: anything thenable is awaited.
+        if ((typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function') value = await value;
         values[i] = value;
       }
     } catch (error) {

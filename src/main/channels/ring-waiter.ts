@@ -34,8 +34,7 @@ export class RingWaiter {
    * when the word already moved.
    */
   async wait(ctx: Context, seen: number, what: string): Promise<void> {
-    if (Atomics.load(this.header, this.index) !== seen) return;
-    if (!this.armed && !this.arm()) return;
+    if (!this.armed && !this.arm(seen)) return;
     try {
       await this.lot.parkWait(ctx, what).promise;
     } catch (error) {
@@ -46,9 +45,11 @@ export class RingWaiter {
     }
   }
 
-  /** Arms the one Atomics.waitAsync of this thread; false when the word moved meanwhile. */
-  private arm(): boolean {
-    const value = Atomics.load(this.header, this.index);
+  /**
+   * Arms the one Atomics.waitAsync of this thread on the word still being `value`; false when it
+   * moved already (then there is news: nobody should sleep).
+   */
+  private arm(value: number): boolean {
     Atomics.add(this.header, this.counter, 1);
     const result = Atomics.waitAsync(this.header, this.index, value);
     if (!result.async) {
@@ -61,7 +62,7 @@ export class RingWaiter {
       this.armed = false;
       this.lot.unpark(1);
       // The others wait on: arm again for them (it returns at once if the word moved again).
-      while (this.lot.size > 0 && !this.armed && !this.arm()) this.lot.unpark(1);
+      while (this.lot.size > 0 && !this.armed && !this.arm(Atomics.load(this.header, this.index))) this.lot.unpark(1);
     });
     return true;
   }

@@ -19,12 +19,13 @@ import { abandonOnCancel } from '../core/abort-signal.js';
 import { checkInteger, describe } from '../core/validate.js';
 import { closeWire, openSharedChannel } from '../channels/shared-channel.js';
 import { defaultWorkerPool, type WorkerPool } from './pool.js';
-import { moduleUrl, startJob, type WorkerJobHandle } from './run-in-worker.js';
+import { moduleUrl, startJob } from './run-in-worker.js';
+import type { WorkerJobHandle } from './pool.js';
 
 export interface MapInWorkersOptions {
   /** The pool (default: the default pool). */
   pool?: WorkerPool;
-  /** Worker calls (threads) to use (default: the pool's thread count). */
+  /** Worker calls (threads) to use (default, and at most: the pool's thread count; more could not run in parallel). */
   concurrency?: number;
   /** Yield results in source order (default true); false yields them as they finish. */
   ordered?: boolean;
@@ -66,7 +67,8 @@ export async function* mapInWorkers<T, R = unknown>(
   }
   currentContext('mapInWorkers');
   const pool = options.pool ?? defaultWorkerPool();
-  const concurrency = options.concurrency ?? pool.statistics().maxThreads;
+  const maxThreads = pool.statistics().maxThreads;
+  const concurrency = options.concurrency ?? maxThreads;
   const ordered = options.ordered ?? true;
   const maxInFlight = options.maxInFlight ?? 1024 * concurrency;
   const capacityBytes = options.capacityBytes ?? 1 << 20;
@@ -84,34 +86,51 @@ export async function* mapInWorkers<T, R = unknown>(
 
   // N long-lived jobs, started without a task each (this generator runs in the consumer's task
   // and may wait in one place only): it holds their handles and, in `finally`, cancels them and
-  // waits until every one has settled, so nothing outlives the loop.
+  // waits until every one has settled, so nothing outlives the loop. More loops than threads
+  // could not run in parallel, so there are at most as many as the pool has threads.
   const jobs: WorkerJobHandle[] = [];
-  const borrowers: object[] = [];
   let jobError: unknown;
+  const loops = Math.min(concurrency, maxThreads);
   try {
-    for (let w = 0; w < concurrency; w++) {
-      const borrower = {};
-      await pool.limiter.acquireOnBehalfOf(borrower);
-      borrowers.push(borrower);
-      const wires = [inRx.toWire(), outTx.toWire()];
-      const job = startJob(pool, mapLoopUrl, 'mapLoop', [wires[0], wires[1], url, exportName], undefined, false, () => {
-        for (const wire of wires) closeWire(wire);
-      });
-      jobs.push(job);
-      void job.settled.then((outcome) => {
-        pool.limiter.releaseOnBehalfOf(borrower);
-        if ('error' in outcome && !(outcome.error instanceof Cancelled) && jobError === undefined) {
-          jobError = outcome.error;
-          outRx.close(); // wake the loop below: it reports jobError
+    try {
+      for (let w = 0; w < loops; w++) {
+        const borrower = {};
+        await pool.limiter.acquireOnBehalfOf(borrower);
+        const wires = [inRx.toWire(), outTx.toWire()];
+        let job: WorkerJobHandle;
+        try {
+          job = startJob(pool, mapLoopUrl, 'mapLoop', [wires[0], wires[1], url, exportName], undefined, () => {
+            for (const wire of wires) closeWire(wire);
+          });
+        } catch (error) {
+          pool.limiter.releaseOnBehalfOf(borrower);
+          throw error;
         }
-      });
+        jobs.push(job);
+        void job.settled.then((outcome) => {
+          pool.limiter.releaseOnBehalfOf(borrower);
+          if ('error' in outcome && !(outcome.error instanceof Cancelled) && jobError === undefined) {
+            jobError = outcome.error;
+            outRx.close(); // wake the loop below: it reports jobError
+          }
+        });
+      }
+    } finally {
+      // The jobs hold their own endpoints now.
+      inRx.close();
+      outTx.close();
     }
+    yield* feed();
   } finally {
-    // The jobs hold their own endpoints now.
-    inRx.close();
-    outTx.close();
+    inTx.close();
+    for (const job of jobs) job.cancel();
+    // Wait for every thread to let go, even if the consumer's own scope is cancelled.
+    await new CancelScope({ shield: true }).run(() => abandonOnCancel(Promise.all(jobs.map((job) => job.settled))));
+    outRx.close();
+    await (iterator as AsyncIterator<T>).return?.();
   }
 
+  async function* feed(): AsyncGenerator<R, void, undefined> {
   let nextBatch = 0; // number of the next batch to send
   let nextToYield = 0; // ordered mode: number of the next batch to yield
   let inFlight = 0; // items sent and not yet yielded
@@ -119,7 +138,6 @@ export async function* mapInWorkers<T, R = unknown>(
   let held: [number, T[]] | undefined; // a batch that did not fit in the input ring yet
   const reorder = new Map<number, unknown[]>();
 
-  try {
     for (;;) {
       // Top up the input ring without waiting on it.
       while (inFlight < maxInFlight && (held !== undefined || !sourceDone)) {
@@ -155,6 +173,8 @@ export async function* mapInWorkers<T, R = unknown>(
         result = await outRx.receive();
       } catch (error) {
         if (error instanceof EndOfChannel || error instanceof ClosedResourceError) {
+          // The loops ended early: one failed (its error may still be settling) — say why.
+          await abandonOnCancel(Promise.all(jobs.map((job) => job.settled)));
           throw jobError ?? new Error('mapInWorkers: the worker loops ended before every item was processed');
         }
         throw error;
@@ -177,12 +197,5 @@ export async function* mapInWorkers<T, R = unknown>(
         }
       }
     }
-  } finally {
-    inTx.close();
-    for (const job of jobs) job.cancel();
-    // Wait for every thread to let go, even if the consumer's own scope is cancelled.
-    await new CancelScope({ shield: true }).run(() => abandonOnCancel(Promise.all(jobs.map((job) => job.settled))));
-    outRx.close();
-    await (iterator as AsyncIterator<T>).return?.();
   }
 }

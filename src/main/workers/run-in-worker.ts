@@ -2,10 +2,10 @@
  * `runInWorker` and `workerModule`: call a module's export on a pool thread, under the caller's
  * cancel scopes.
  *
- * A call is a checkpoint. It first waits for a slot in the pool's CapacityLimiter (two per
- * thread, so each thread has its next job at hand when it finishes one); cancelling it there is
- * an ordinary cancelled wait. A job handed to the pool but not started yet is cancelled at once
- * too: the worker skips it (see the cancel word in shared/worker-call.ts), so it never starts.
+ * A call is a checkpoint. It first waits for a token of the caller's `limiter`, if it gave one,
+ * then for one of the pool's job slots; cancelling it there is an ordinary cancelled wait. A job
+ * handed to the pool but not started yet is cancelled at once too: no thread can claim it any
+ * more (see shared/scheduler.ts), so it never starts.
  * Once running, cancellation follows the call's `cancel` mode:
  *
  * - `'cooperative'` (default): set the call's cancel word and keep waiting for the worker. Code
@@ -15,16 +15,14 @@
  *   it is not thrown away); the caller's next checkpoint then raises `Cancelled`.
  *   The default because it is the only mode that never loses work or leaves state half-written.
  * - `'kill'`: set the word, and terminate the thread if it has not finished after `killAfterMs`
- *   (default 100 ms); the call rejects with `Cancelled`, and piscina starts a fresh thread.
+ *   (default 100 ms); the call rejects with `Cancelled`, and the pool starts a fresh thread.
  * - `'abandon'`: set the word and raise `Cancelled` at once; the thread finishes on its own
  *   and its limiter slot is freed then.
  */
 import { pathToFileURL } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
 import { resolve as resolvePath } from 'node:path';
-import { BrokenWorkerError, Cancelled, soleError } from '../../shared/errors.js';
-import { errorFromWire } from '../../shared/error-wire.js';
-import { setCancelled, type WorkerJob, type WorkerJobResult } from '../../shared/worker-call.js';
+import { soleError } from '../../shared/errors.js';
 import { cancelPoint } from '../core/checkpoint.js';
 import { currentContext, type Context } from '../core/context.js';
 import { openNurseryIn } from '../core/nursery.js';
@@ -34,14 +32,17 @@ import { Abort, blockTask, type Wait } from '../core/traps.js';
 import { describe } from '../core/validate.js';
 import type { CapacityLimiter } from '../sync/capacity-limiter.js';
 import { whyUncloneable } from '../../shared/cloneable.js';
-import { defaultWorkerPool, WorkerPool } from './pool.js';
+import { defaultWorkerPool, WorkerPool, type WorkerJobHandle } from './pool.js';
 
 export type CancelMode = 'cooperative' | 'kill' | 'abandon';
 
 export interface WorkerCallOptions {
   /** The pool to run on (default: the process-wide default pool). */
   pool?: WorkerPool;
-  /** Where the call queues for a thread (default: the pool's own limiter, one token per thread). */
+  /**
+   * Bounds this caller's calls: a call first takes one of its tokens, then one of the pool's job
+   * slots, so a limiter of any size with a pool of any size only queues.
+   */
   limiter?: CapacityLimiter;
   /** What cancelling a running call does (default 'cooperative'; see above). */
   cancel?: CancelMode;
@@ -81,12 +82,6 @@ function checkOptions(options: WorkerCallOptions): void {
   }
 }
 
-/** What the job's settled promise becomes for the caller. */
-function outcomeOf(result: WorkerJobResult, module: string, exportName: string): { value: unknown } | { error: unknown } {
-  if (result.ok) return { value: result.value };
-  return { error: errorFromWire(result.error, `at ${exportName} (in a worker thread, ${module})`) };
-}
-
 /**
  * Runs `module`'s export `exportName` with `args` on a worker thread and resolves with its
  * result. A checkpoint; see the module comment for what cancellation does in each mode. Rejects
@@ -112,6 +107,7 @@ export async function runInWorker(
   checkOptions(options);
   // One pass: find the arguments that cross specially (callbacks, channel endpoints); check the rest.
   let special = false;
+  const found = { shared: false };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (typeof arg === 'object' || typeof arg === 'function') {
@@ -119,7 +115,7 @@ export async function runInWorker(
         special = true;
         continue;
       }
-      const bad = whyUncloneable(arg, `argument ${i + 1}`);
+      const bad = whyUncloneable(arg, `argument ${i + 1}`, found);
       if (bad !== undefined) {
         throw new TypeError(`runInWorker: ${bad}, which cannot be sent to a worker thread (it is not structured-cloneable)`);
       }
@@ -129,6 +125,8 @@ export async function runInWorker(
   }
   const ctx = currentContext('runInWorker');
   cancelPoint(ctx);
+  // Shared memory is shared only through postMessage: such a call takes the message path.
+  if (found.shared && options.transfer === undefined) options = { ...options, transfer: [] };
   if (!special) return dispatch(ctx, url, exportName, args, options, undefined);
   if (args.some(isSharedEndpoint)) {
     // Each endpoint crosses as a new slot of its channel; the slots close when the job settles
@@ -187,25 +185,31 @@ async function dispatch(
 ): Promise<unknown> {
   const pool = options.pool ?? defaultWorkerPool();
   pool.checkOpen();
-  const limiter = options.limiter ?? pool.limiter;
   const mode = options.cancel ?? 'cooperative';
-
-  // Queued: an ordinary cancellable wait for a thread. The borrower is this call. (The call
-  // itself is a schedule point through the wait below, so a free slot is taken without one.)
+  // Queued: ordinary cancellable waits, for the caller's limiter and then for a job slot. The
+  // borrower is this call. (A free token is taken without a schedule point: the wait below is one.)
+  const limiters = options.limiter !== undefined && options.limiter !== pool.limiter ? [options.limiter, pool.limiter] : [pool.limiter];
   const borrower = {};
-  if (!limiter.tryAcquireOnBehalfOf(borrower)) {
+  const release = (count: number) => {
+    for (let i = count - 1; i >= 0; i--) limiters[i]!.releaseOnBehalfOf(borrower);
+  };
+  for (let i = 0; i < limiters.length; i++) {
+    if (limiters[i]!.tryAcquireOnBehalfOf(borrower)) continue;
     try {
-      await limiter.acquireOnBehalfOf(borrower);
+      await limiters[i]!.acquireOnBehalfOf(borrower);
     } catch (error) {
+      release(i);
       onSettled?.();
       throw error;
     }
   }
   let job: WorkerJobHandle;
   try {
-    job = startJob(pool, url, exportName, args, options.transfer, mode === 'kill', onSettled);
+    pool.checkOpen();
+    job = startJob(pool, url, exportName, args, options.transfer, onSettled);
   } catch (error) {
-    limiter.releaseOnBehalfOf(borrower);
+    release(limiters.length);
+    onSettled?.();
     throw error;
   }
 
@@ -225,25 +229,15 @@ async function dispatch(
   // The slot is freed when the thread is done with the job, whatever the caller did meanwhile.
   void job.settled.then((outcome) => {
     if (killTimer !== undefined) clearTimeout(killTimer);
-    limiter.releaseOnBehalfOf(borrower);
+    release(limiters.length);
     if (!wait.isSettled) wait.reschedule(outcome);
   });
   return wait.promise;
 }
 
-/** @internal a job handed to a pool thread, without a triode wait (see mapInWorkers). */
-export interface WorkerJobHandle {
-  /** Settles when the thread is done with the job: its value or error (never rejects). */
-  readonly settled: Promise<{ value: unknown } | { error: unknown }>;
-  /** Sets the cancel word; true when the job had not started (the worker will skip it). */
-  cancel(): boolean;
-  /** Terminates the thread running the job (only for jobs started `killable`). */
-  kill(): void;
-}
-
 /**
- * @internal starts one job on `pool` (the caller has taken its limiter slot). `onSettled`
- * (idempotent) runs when the job settles, and also at once when it is cancelled before it starts.
+ * @internal starts one job on `pool` (the caller holds a limiter token). `onSettled` (idempotent)
+ * runs when the job settles, and also at once when it is cancelled before it starts.
  */
 export function startJob(
   pool: WorkerPool,
@@ -251,60 +245,10 @@ export function startJob(
   exportName: string,
   args: unknown[],
   transfer: TransferListItem[] | undefined,
-  killable: boolean,
   onSettled: (() => void) | undefined,
 ): WorkerJobHandle {
-  const cancelWord = pool.cancelWords.acquire();
-  // Only 'kill' needs piscina's abort (it terminates the thread); others skip its listener.
-  const controller = killable ? new AbortController() : undefined;
-  const message: WorkerJob =
-    cancelWord.words === pool.cancelWords.block
-      ? { url, exportName, args, cancelIndex: cancelWord.index }
-      : { url, exportName, args, cancelIndex: cancelWord.index, cancelWords: cancelWord.words };
-  let jobPromise: Promise<WorkerJobResult>;
-  try {
-    jobPromise = pool.piscina.run(message, { signal: controller?.signal ?? null, transferList: transfer });
-  } catch (error) {
-    pool.cancelWords.release(cancelWord);
-    onSettled?.();
-    throw error;
-  }
-  let killed = false;
-  // Once settled the word goes back to the pool (and may serve another job): never touch it again.
-  let done = false;
-  const settled = jobPromise.then(
-    (result) => {
-      done = true;
-      onSettled?.();
-      pool.cancelWords.release(cancelWord);
-      pool.callFinished();
-      return outcomeOf(result, url, exportName);
-    },
-    (error: unknown) => {
-      done = true;
-      onSettled?.();
-      pool.cancelWords.release(cancelWord);
-      if (killed) return { error: new Cancelled('the worker was killed after the calling task was cancelled') };
-      if ((error as Error)?.name === 'DataCloneError') {
-        return { error: new TypeError(`runInWorker: the result of ${exportName} cannot be sent back from the worker`, { cause: error }) };
-      }
-      const why = (error as Error)?.message ?? String(error);
-      return { error: new BrokenWorkerError(`the worker thread running ${exportName} (${url}) died: ${why}`, { cause: error }) };
-    },
-  );
-  return {
-    settled,
-    cancel() {
-      if (done || !setCancelled(cancelWord)) return false;
-      onSettled?.(); // its channel slots can close now (closing a slot twice is a no-op)
-      return true;
-    },
-    kill() {
-      if (done) return;
-      killed = true;
-      controller?.abort(new Cancelled('killed'));
-    },
-  };
+  // A transfer list (even an empty one: shared memory was found) means the message path.
+  return pool.submit(url, exportName, args, transfer, onSettled);
 }
 
 type AnyFunction = (...args: never[]) => unknown;

@@ -1,0 +1,179 @@
+/**
+ * The worker-call scheduler's shared memory: how jobs reach pool threads and results come back
+ * without a message per call, and how a job is claimed, cancelled and accounted for when the
+ * thread running it dies.
+ *
+ * Per pool, three SharedArrayBuffers (created by the main thread, given to each thread once):
+ *
+ *     SUBMISSIONS   a ring (ring.ts) of job frames: tag = the job's TICKET (slot | generation << 12),
+ *                   payload = the encoded job (encodeJob below). Written by the main thread, taken
+ *                   by pool threads; an idle thread sleeps on the ring's DATA word and is woken
+ *                   (one thread per job) only when it said it sleeps.
+ *     COMPLETIONS   a ring of result frames: tag = the ticket, payload = the encoded result. Written
+ *                   by pool threads, read by the main thread in batches (one Atomics.waitAsync).
+ *     STATES        one Int32 STATE word per job slot (JOB_SLOTS of them):
+ *                       bit 30        CANCEL: set by the caller's scope (Atomics.or)
+ *                       bits 20..29   the slot's generation (which job the slot holds now)
+ *                       bits 0..19    OWNER: the identity of the thread running it, 0 while queued
+ *                   and a CONTROL area (see C_* below).
+ *
+ * A job's life. The main thread takes a free slot, bumps its generation, stores STATE = gen (queued)
+ * and publishes the frame. A thread takes the frame under the submission ring's read lock and, in
+ * the same critical section, claims the job with one compare-and-swap STATE gen → gen | me; a
+ * frame whose claim fails (cancelled while queued, or a stale frame of an older generation) is
+ * dropped, so a cancelled queued job costs nothing and is never started. A running job's CANCEL
+ * bit is what `checkpoint()` loads and `sleepSync` waits on. The thread writes the result frame;
+ * the main thread, reading it, frees the slot.
+ *
+ * Deaths. When a thread's Worker emits 'exit', the main thread first reads every completion
+ * already published, then fails exactly the jobs whose OWNER is the dead thread: BrokenWorkerError
+ * (or Cancelled, for the job it was killed for). A thread that dies holding the submission lock
+ * either had not claimed the frame (it stays for the next thread) or had (it is failed, and its
+ * frame, still in the ring, no longer claimable). Nothing else is touched.
+ *
+ * Memory ordering: every STATE change is an Atomics operation, and a frame's payload is ordered by
+ * its ring's TAIL/HEAD stores (ring.ts), so a thread that claims a job sees the job's bytes, and
+ * the main thread that reads a completion sees the result's bytes.
+ */
+import { deserialize, serialize } from 'node:v8';
+
+export const JOB_SLOTS = 4096;
+export const CANCEL = 1 << 30;
+const GEN_SHIFT = 20;
+const GEN_MASK = 0x3ff;
+export const OWNER_MASK = (1 << GEN_SHIFT) - 1;
+
+// CONTROL words, after the STATE words.
+/** Threads alive or starting (the main thread adds, an idle thread leaving subtracts). */
+export const C_THREADS = JOB_SLOTS;
+/** The pool's minThreads: an idle thread leaves only while C_THREADS is above it. */
+export const C_MIN_THREADS = JOB_SLOTS + 1;
+const CONTROL_WORDS = 16;
+
+export function createStates(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer((JOB_SLOTS + CONTROL_WORDS) * 4));
+}
+
+/** A job's ticket, the tag of its frames: which slot, in which generation. */
+export function ticketOf(slot: number, generation: number): number {
+  return slot | (generation << 12);
+}
+
+export function slotOfTicket(ticket: number): number {
+  return ticket & (JOB_SLOTS - 1);
+}
+
+export function generationOfTicket(ticket: number): number {
+  return (ticket >>> 12) & GEN_MASK;
+}
+
+/** Main thread: readies `slot` for a new job; returns the new generation. */
+export function queueJob(states: Int32Array, slot: number): number {
+  const generation = (((Atomics.load(states, slot) >>> GEN_SHIFT) & GEN_MASK) + 1) & GEN_MASK;
+  Atomics.store(states, slot, generation << GEN_SHIFT);
+  return generation;
+}
+
+/**
+ * Pool thread: claims the job of `ticket` for thread `me`; false when it was cancelled while
+ * queued or the ticket is stale (then the frame is dropped). Called under the submission lock.
+ */
+export function claimJob(states: Int32Array, ticket: number, me: number): boolean {
+  const slot = slotOfTicket(ticket);
+  const queued = generationOfTicket(ticket) << GEN_SHIFT;
+  return Atomics.compareExchange(states, slot, queued, queued | (me & OWNER_MASK)) === queued;
+}
+
+/**
+ * Caller: sets the job's CANCEL bit and wakes a `sleepSync` on it. True when the job had not been
+ * claimed (it will never start).
+ */
+export function cancelJob(states: Int32Array, slot: number): boolean {
+  const before = Atomics.or(states, slot, CANCEL);
+  if ((before & OWNER_MASK) === 0) return true;
+  Atomics.notify(states, slot);
+  return false;
+}
+
+/** The identity of the thread running the job in `slot` (0 while queued). */
+export function ownerOf(states: Int32Array, slot: number): number {
+  return Atomics.load(states, slot) & OWNER_MASK;
+}
+
+// ---- what crosses: encoded in one place, decoded in one place ----------------------------------
+
+/** A job as a pool thread receives it. */
+export interface Job {
+  readonly url: string;
+  readonly exportName: string;
+  readonly args: unknown[];
+}
+
+/** Payload marker: the job's arguments wait on the main thread (transfer lists, shared buffers, large values). */
+const SIDE = 1;
+const INLINE = 0;
+
+/** The payload of a job frame, or undefined when the job must take the side path (see SIDE). */
+export function encodeJob(job: Job, maxBytes: number): Uint8Array | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = serialize([INLINE, job.url, job.exportName, job.args]);
+  } catch {
+    return undefined; // SharedArrayBuffers, MessagePorts: only postMessage carries them
+  }
+  return bytes.byteLength <= maxBytes ? bytes : undefined;
+}
+
+/** The payload of a job frame whose job takes the side path. */
+export function encodeSideJob(): Uint8Array {
+  return serialize([SIDE]);
+}
+
+/**
+ * Decodes a job frame's payload: the job, or 'side' when it must be fetched from the main thread.
+ * The bytes came from shared memory: anything malformed is a TypeError that fails this job only.
+ */
+export function decodeJob(payload: Uint8Array): Job | 'side' {
+  let value: unknown;
+  try {
+    value = deserialize(payload);
+  } catch (error) {
+    throw new TypeError('triode: a job could not be decoded', { cause: error });
+  }
+  if (!Array.isArray(value)) throw new TypeError('triode: a malformed job');
+  if (value[0] === SIDE) return 'side';
+  return checkJob({ url: value[1], exportName: value[2], args: value[3] });
+}
+
+/** Checks the shape of a job that came from another thread (a side-path message included). */
+export function checkJob(job: { url: unknown; exportName: unknown; args: unknown }): Job {
+  const { url, exportName, args } = job;
+  if (typeof url !== 'string' || typeof exportName !== 'string' || !Array.isArray(args)) {
+    throw new TypeError('triode: a malformed job');
+  }
+  return { url, exportName, args };
+}
+
+/** How a job ended, as it crosses back: a value, or an error in its wire form (error-wire.ts). */
+export type JobOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+const OK = 1;
+const FAILED = 2;
+
+export function encodeOutcome(outcome: JobOutcome): Buffer {
+  return serialize(outcome.ok ? [OK, outcome.value] : [FAILED, outcome.error]);
+}
+
+/** Decodes a result that came from another thread; a TypeError when it cannot be. */
+export function decodeOutcome(payload: Uint8Array): JobOutcome {
+  let value: unknown;
+  try {
+    value = deserialize(payload);
+  } catch (error) {
+    throw new TypeError(`the result could not be decoded on the calling thread (${(error as Error)?.message ?? String(error)})`, {
+      cause: error,
+    });
+  }
+  if (!Array.isArray(value) || (value[0] !== OK && value[0] !== FAILED)) throw new TypeError('a malformed result came back');
+  return value[0] === OK ? { ok: true, value: value[1] } : { ok: false, error: value[1] };
+}

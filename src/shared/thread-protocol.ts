@@ -1,0 +1,28 @@
+/**
+ * What a pool thread and the main thread say to each other outside the rings (scheduler.ts):
+ * the thread's setup, and the few messages of the side path. Everything a thread sends is
+ * checked for shape by the pool before use.
+ */
+
+/** Given to each pool thread as its workerData. */
+export interface ThreadSetup {
+  readonly submissions: SharedArrayBuffer;
+  readonly completions: SharedArrayBuffer;
+  readonly states: SharedArrayBuffer;
+  readonly idleTimeoutMs: number;
+}
+
+/** A thread leaving because it was idle exits with this code (it has already counted itself out). */
+export const IDLE_EXIT_CODE = 75;
+
+export type ThreadMessage =
+  /** Thread → main: loaded, running its loop. */
+  | { readonly type: 'ready'; readonly ticket?: undefined }
+  /** Thread → main: send me the arguments of this side-path job. */
+  | { readonly type: 'fetch'; readonly ticket: number }
+  /** Main → thread: the side-path job (or `missing`: it was settled meanwhile). */
+  | { readonly type: 'job'; readonly ticket: number; readonly url?: string; readonly exportName?: string; readonly args?: unknown[]; readonly missing?: boolean }
+  /** Thread → main: a result too large for the completion ring, encoded (scheduler.ts). */
+  | { readonly type: 'result'; readonly ticket: number; readonly bytes: Uint8Array }
+  /** Thread → main: an error no call owns (a timer or a rejection left behind); the thread retires. */
+  | { readonly type: 'stray'; readonly ticket?: undefined; readonly module: string; readonly text: string };
