@@ -17,6 +17,7 @@
  * another call's error; the thread then finishes the job it is running and leaves, and the pool
  * starts a fresh one.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { Cancelled } from '../shared/errors.js';
@@ -65,16 +66,22 @@ function describeThrown(value: unknown): string {
   }
 }
 
-/** Jobs in progress on this thread (0 or 1: one at a time). */
-let running = 0;
+/**
+ * Which job a piece of code belongs to: each job runs in this context, and timers and promises
+ * it creates carry it, so an uncaught error names its job even when it surfaces later.
+ */
+const jobContext = new AsyncLocalStorage<{ finished: boolean; module: string }>();
 
 function stray(value: unknown): void {
-  // During a call, the thread's one call owns whatever goes wrong in the thread: the thread dies
-  // with the error, and that call (only) fails with BrokenWorkerError saying what happened.
-  if (running > 0) throw value;
+  // Code of the job still running failed outside the job's own promise (a timer it set, a
+  // rejection it dropped): the thread dies with the error, and that call (only) fails with
+  // BrokenWorkerError saying what happened.
+  const job = jobContext.getStore();
+  if (job !== undefined && !job.finished) throw value;
+  // Left behind by a call that has returned: nobody's error. Reported; the thread retires.
   if (retiring) return;
   retiring = true;
-  port.postMessage({ type: 'stray', module: lastModule, text: describeThrown(value) });
+  port.postMessage({ type: 'stray', module: job?.module ?? lastModule, text: describeThrown(value) });
 }
 process.on('uncaughtException', stray);
 process.on('unhandledRejection', stray);
@@ -210,9 +217,25 @@ function reviveArgs(args: unknown[], cleanups: Array<() => void>): unknown[] {
 }
 
 function resultOutcome(value: unknown, exportName: string): JobOutcome {
-  const why = whyUncloneable(value, 'its result');
+  let why: string | undefined;
+  try {
+    why = whyUncloneable(value, 'its result');
+  } catch (error) {
+    why = `checking it failed (${describeThrown(error)})`; // e.g. nested too deep to walk
+  }
   if (why === undefined) return { ok: true, value };
   return { ok: false, error: errorToWire(new TypeError(`${exportName} returned a value that cannot be sent back to the calling thread: ${why}`)) };
+}
+
+/** Publishes the outcome `produce()` gives, or the error it throws: a job always gets an answer. */
+function settle(ticket: number, produce: () => JobOutcome): void {
+  let outcome: JobOutcome;
+  try {
+    outcome = produce();
+  } catch (error) {
+    outcome = { ok: false, error: describedErrorWire(`triode: the call's outcome could not be prepared: ${describeThrown(error)}`) };
+  }
+  complete(ticket, outcome);
 }
 
 /** Runs one claimed job to its outcome; a promise only when it has to wait (loading, async exports). */
@@ -222,7 +245,7 @@ function runJob(ticket: number, payload: Uint8Array): Promise<void> | void {
   try {
     job = decodeJob(payload);
   } catch (error) {
-    complete(ticket, { ok: false, error: errorToWire(error) });
+    settle(ticket, () => ({ ok: false, error: errorToWire(error) }));
     return;
   }
   if (job === 'side') {
@@ -232,13 +255,23 @@ function runJob(ticket: number, payload: Uint8Array): Promise<void> | void {
 }
 
 function execute(ticket: number, word: CancelWord, job: Job): Promise<void> | void {
+  const context = { finished: false, module: job.url };
+  const running = jobContext.run(context, () => executeInContext(ticket, word, job));
+  if (running === undefined) {
+    context.finished = true;
+    return;
+  }
+  return running.finally(() => (context.finished = true));
+}
+
+function executeInContext(ticket: number, word: CancelWord, job: Job): Promise<void> | void {
   lastModule = job.url;
   const key = `${job.exportName}\0${job.url}`;
   const entry = exports.get(key);
   if (entry === undefined) {
     return exportEntry(job.url, job.exportName).then(
       () => execute(ticket, word, job),
-      (error: unknown) => complete(ticket, { ok: false, error: errorToWire(error) }),
+      (error: unknown) => settle(ticket, () => ({ ok: false, error: errorToWire(error) })),
     );
   }
   const cleanups: Array<() => void> = [];
@@ -253,11 +286,11 @@ function execute(ticket: number, word: CancelWord, job: Job): Promise<void> | vo
       return runInOwnRun(entry, args, word).then(
         (value) => {
           done();
-          complete(ticket, resultOutcome(value, job.exportName));
+          settle(ticket, () => resultOutcome(value, job.exportName));
         },
         (error: unknown) => {
           done();
-          complete(ticket, { ok: false, error: errorToWire(error) });
+          settle(ticket, () => ({ ok: false, error: errorToWire(error) }));
         },
       );
     }
@@ -268,19 +301,19 @@ function execute(ticket: number, word: CancelWord, job: Job): Promise<void> | vo
       return Promise.resolve(value).then(
         (v) => {
           done();
-          complete(ticket, resultOutcome(v, job.exportName));
+          settle(ticket, () => resultOutcome(v, job.exportName));
         },
         (error: unknown) => {
           done();
-          complete(ticket, { ok: false, error: errorToWire(error) });
+          settle(ticket, () => ({ ok: false, error: errorToWire(error) }));
         },
       );
     }
     done();
-    complete(ticket, resultOutcome(value, job.exportName));
+    settle(ticket, () => resultOutcome(value, job.exportName));
   } catch (error) {
     done();
-    complete(ticket, { ok: false, error: errorToWire(error) });
+    settle(ticket, () => ({ ok: false, error: errorToWire(error) }));
   }
 }
 
@@ -338,14 +371,8 @@ async function loop(): Promise<void> {
       if (!(await idle())) process.exit(IDLE_EXIT_CODE);
       continue;
     }
-    running++;
-    let pending: Promise<void> | void;
-    try {
-      pending = runJob(job[0], job[1]);
-      if (pending !== undefined) await pending;
-    } finally {
-      running--;
-    }
+    const pending = runJob(job[0], job[1]);
+    if (pending !== undefined) await pending;
     // Let the event loop run now and then (timers, messages), and after every async job.
     if (pending !== undefined || ++sinceYield >= 64) {
       sinceYield = 0;

@@ -128,22 +128,32 @@ export async function runInWorker(
   // Shared memory is shared only through postMessage: such a call takes the message path.
   if (found.shared && options.transfer === undefined) options = { ...options, transfer: [] };
   if (!special) return dispatch(ctx, url, exportName, args, options, undefined);
-  if (args.some(isSharedEndpoint)) {
-    // Each endpoint crosses as a new slot of its channel; the slots close when the job settles
-    // (whatever the worker did), so a crashed or killed worker leaves no channel open.
-    const wires: SharedChannelWire[] = [];
-    const wiredArgs = args.map((arg) => {
+  return callWithCallbacks(ctx, url, exportName, args, options, undefined);
+}
+
+/**
+ * Each shared-channel endpoint among `args` as a new slot of its channel (taken only once the
+ * call was admitted, so queued calls hold no slot); `close` frees them when the job settles,
+ * whatever the worker did, so a crashed or killed worker leaves no endpoint open.
+ */
+function wireEndpoints(args: unknown[]): { args: unknown[]; close: (() => void) | undefined } {
+  if (!args.some(isSharedEndpoint)) return { args, close: undefined };
+  const wires: SharedChannelWire[] = [];
+  const close = () => {
+    for (const wire of wires) closeWire(wire);
+  };
+  try {
+    const wired = args.map((arg) => {
       if (!isSharedEndpoint(arg)) return arg;
       const wire = arg.toWire();
       wires.push(wire);
       return wire;
     });
-    const closeSlots = () => {
-      for (const wire of wires) closeWire(wire);
-    };
-    return callWithCallbacks(ctx, url, exportName, wiredArgs, options, closeSlots);
+    return { args: wired, close };
+  } catch (error) {
+    close();
+    throw error;
   }
-  return callWithCallbacks(ctx, url, exportName, args, options, undefined);
 }
 
 function callWithCallbacks(
@@ -206,7 +216,16 @@ async function dispatch(
   let job: WorkerJobHandle;
   try {
     pool.checkOpen();
-    job = startJob(pool, url, exportName, args, options.transfer, onSettled);
+    const wired = wireEndpoints(args);
+    const settledToo = onSettled;
+    const onJobSettled =
+      wired.close === undefined
+        ? settledToo
+        : () => {
+            wired.close!();
+            settledToo?.();
+          };
+    job = startJob(pool, url, exportName, wired.args, options.transfer, onJobSettled);
   } catch (error) {
     release(limiters.length);
     onSettled?.();
