@@ -280,40 +280,26 @@ function executeInContext(ticket: number, word: CancelWord, job: Job): Promise<v
     setCurrentCall(undefined);
     for (const cleanup of cleanups) cleanup();
   };
+  const succeed = (value: unknown) => {
+    done();
+    settle(ticket, () => resultOutcome(value, job.exportName));
+  };
+  const fail = (error: unknown) => {
+    done();
+    settle(ticket, () => ({ ok: false, error: errorToWire(error) }));
+  };
   try {
     const args = reviveArgs(job.args, cleanups);
-    if (entry.async !== false) {
-      return runInOwnRun(entry, args, word).then(
-        (value) => {
-          done();
-          settle(ticket, () => resultOutcome(value, job.exportName));
-        },
-        (error: unknown) => {
-          done();
-          settle(ticket, () => ({ ok: false, error: errorToWire(error) }));
-        },
-      );
-    }
+    if (entry.async !== false) return runInOwnRun(entry, args, word).then(succeed, fail);
     const value = entry.fn(...args);
     if (isThenable(value)) {
       // Learned late: its next calls run in their own run().
       entry.async = true;
-      return Promise.resolve(value).then(
-        (v) => {
-          done();
-          settle(ticket, () => resultOutcome(v, job.exportName));
-        },
-        (error: unknown) => {
-          done();
-          settle(ticket, () => ({ ok: false, error: errorToWire(error) }));
-        },
-      );
+      return Promise.resolve(value).then(succeed, fail);
     }
-    done();
-    settle(ticket, () => resultOutcome(value, job.exportName));
+    succeed(value);
   } catch (error) {
-    done();
-    settle(ticket, () => ({ ok: false, error: errorToWire(error) }));
+    fail(error);
   }
 }
 
