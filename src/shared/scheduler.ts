@@ -6,7 +6,7 @@
  * Per pool, three SharedArrayBuffers (created by the main thread, given to each thread once):
  *
  *     SUBMISSIONS   a ring (ring.ts) of job frames: tag = the job's TICKET (slot | generation << 12),
- *                   payload = the encoded job (encodeJob below). Written by the main thread, taken
+ *                   payload = the encoded job (job-codec.ts, with its export table). Written by the main thread, taken
  *                   by pool threads; an idle thread sleeps on the ring's DATA word and is woken
  *                   (one thread per job) only when it said it sleeps.
  *     COMPLETIONS   a ring of result frames: tag = the ticket, payload = the encoded result. Written
@@ -35,7 +35,6 @@
  * its ring's TAIL/HEAD stores (ring.ts), so a thread that claims a job sees the job's bytes, and
  * the main thread that reads a completion sees the result's bytes.
  */
-import { deserialize, serialize } from 'node:v8';
 
 export const JOB_SLOTS = 4096;
 export const CANCEL = 1 << 30;
@@ -100,51 +99,6 @@ export function ownerOf(states: Int32Array, slot: number): number {
   return Atomics.load(states, slot) & OWNER_MASK;
 }
 
-// ---- what crosses: encoded in one place, decoded in one place ----------------------------------
-
-/** A job as a pool thread receives it. */
-export interface Job {
-  readonly url: string;
-  readonly exportName: string;
-  readonly args: unknown[];
-}
-
-/** Payload marker: the job's arguments wait on the main thread (transfer lists, shared buffers, large values). */
-const SIDE = 1;
-const INLINE = 0;
-
-/** The payload of a job frame, or undefined when the job must take the side path (see SIDE). */
-export function encodeJob(job: Job, maxBytes: number): Uint8Array | undefined {
-  let bytes: Buffer;
-  try {
-    bytes = serialize([INLINE, job.url, job.exportName, job.args]);
-  } catch {
-    return undefined; // SharedArrayBuffers, MessagePorts: only postMessage carries them
-  }
-  return bytes.byteLength <= maxBytes ? bytes : undefined;
-}
-
-/** The payload of a job frame whose job takes the side path. */
-export function encodeSideJob(): Uint8Array {
-  return serialize([SIDE]);
-}
-
-/**
- * Decodes a job frame's payload: the job, or 'side' when it must be fetched from the main thread.
- * The bytes came from shared memory: anything malformed is a TypeError that fails this job only.
- */
-export function decodeJob(payload: Uint8Array): Job | 'side' {
-  let value: unknown;
-  try {
-    value = deserialize(payload);
-  } catch (error) {
-    throw new TypeError('triode: a job could not be decoded', { cause: error });
-  }
-  if (!Array.isArray(value)) throw new TypeError('triode: a malformed job');
-  if (value[0] === SIDE) return 'side';
-  return checkJob({ url: value[1], exportName: value[2], args: value[3] });
-}
-
 /** Checks the shape of a job that came from another thread (a side-path message included). */
 export function checkJob(job: { url: unknown; exportName: unknown; args: unknown }): Job {
   const { url, exportName, args } = job;
@@ -154,26 +108,9 @@ export function checkJob(job: { url: unknown; exportName: unknown; args: unknown
   return { url, exportName, args };
 }
 
-/** How a job ended, as it crosses back: a value, or an error in its wire form (error-wire.ts). */
-export type JobOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
-
-const OK = 1;
-const FAILED = 2;
-
-export function encodeOutcome(outcome: JobOutcome): Buffer {
-  return serialize(outcome.ok ? [OK, outcome.value] : [FAILED, outcome.error]);
-}
-
-/** Decodes a result that came from another thread; a TypeError when it cannot be. */
-export function decodeOutcome(payload: Uint8Array): JobOutcome {
-  let value: unknown;
-  try {
-    value = deserialize(payload);
-  } catch (error) {
-    throw new TypeError(`the result could not be decoded on the calling thread (${(error as Error)?.message ?? String(error)})`, {
-      cause: error,
-    });
-  }
-  if (!Array.isArray(value) || (value[0] !== OK && value[0] !== FAILED)) throw new TypeError('a malformed result came back');
-  return value[0] === OK ? { ok: true, value: value[1] } : { ok: false, error: value[1] };
+/** A job as a pool thread runs it. */
+export interface Job {
+  readonly url: string;
+  readonly exportName: string;
+  readonly args: unknown[];
 }

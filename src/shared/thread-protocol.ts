@@ -9,6 +9,8 @@ export interface ThreadSetup {
   readonly submissions: SharedArrayBuffer;
   readonly completions: SharedArrayBuffer;
   readonly states: SharedArrayBuffer;
+  /** The pool's export table (job-codec.ts). */
+  readonly exports: SharedArrayBuffer;
   readonly idleTimeoutMs: number;
 }
 

@@ -25,17 +25,8 @@ import { isCallbackWire } from '../shared/callback-wire.js';
 import { whyUncloneable } from '../shared/cloneable.js';
 import { describedErrorWire, errorFromWire, errorToWire } from '../shared/error-wire.js';
 import { H_DATA, H_SPACE, H_WAIT_RECV, H_WAIT_SEND, maxPayload, readFrames, tryWrite, usedBytes, viewRing, WriteResult } from '../shared/ring.js';
-import {
-  C_MIN_THREADS,
-  C_THREADS,
-  checkJob,
-  claimJob,
-  decodeJob,
-  encodeOutcome,
-  slotOfTicket,
-  type Job,
-  type JobOutcome,
-} from '../shared/scheduler.js';
+import { C_MIN_THREADS, C_THREADS, checkJob, claimJob, slotOfTicket, type Job } from '../shared/scheduler.js';
+import { decodeJob, encodeOutcome, ExportTableReader, type JobOutcome } from '../shared/job-codec.js';
 import { selfIdentity } from '../shared/thread-registry.js';
 import { IDLE_EXIT_CODE, type ThreadSetup } from '../shared/thread-protocol.js';
 import { isCancelledWord, setCurrentCall, type CancelWord } from '../shared/worker-call.js';
@@ -51,6 +42,7 @@ const port = parentPort!;
 const submissions = viewRing(setup.submissions);
 const completions = viewRing(setup.completions);
 const states = new Int32Array(setup.states);
+const exportTable = new ExportTableReader(setup.exports);
 const me = selfIdentity();
 const claim = (ticket: number) => claimJob(states, ticket, me);
 
@@ -123,7 +115,7 @@ function complete(ticket: number, outcome: JobOutcome): void {
     bytes = encodeOutcome({ ok: false, error: describedErrorWire(`${what}: ${describeThrown(error)}`) });
   }
   if (bytes.byteLength > maxPayload(completions) >> 2) {
-    port.postMessage({ type: 'result', ticket, bytes });
+    port.postMessage({ type: 'result', ticket, bytes: bytes.slice() }); // (bytes is a view of a scratch buffer)
     return;
   }
   const header = completions.header;
@@ -241,15 +233,17 @@ function settle(ticket: number, produce: () => JobOutcome): void {
 /** Runs one claimed job to its outcome; a promise only when it has to wait (loading, async exports). */
 function runJob(ticket: number, payload: Uint8Array): Promise<void> | void {
   const word: CancelWord = { words: states, index: slotOfTicket(ticket) };
-  let job: Job | 'side';
+  let job: Job;
   try {
-    job = decodeJob(payload);
+    const decoded = decodeJob(payload);
+    if (decoded.side) {
+      return fetchSideJob(ticket).then((sideJob) => (sideJob === undefined ? undefined : execute(ticket, word, sideJob)));
+    }
+    const { ref, args } = decoded;
+    job = typeof ref === 'number' ? { ...exportTable.lookup(ref), args } : { url: ref.url, exportName: ref.exportName, args };
   } catch (error) {
     settle(ticket, () => ({ ok: false, error: errorToWire(error) }));
     return;
-  }
-  if (job === 'side') {
-    return fetchSideJob(ticket).then((sideJob) => (sideJob === undefined ? undefined : execute(ticket, word, sideJob)));
   }
   return execute(ticket, word, job);
 }

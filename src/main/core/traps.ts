@@ -54,6 +54,10 @@ export class Wait implements DeadlineOwner {
   prevInStatus: Wait | undefined = undefined;
   /** @internal */
   nextInStatus: Wait | undefined = undefined;
+  /** @internal links in a ParkingLot's queue (see parking-lot.ts) */
+  prevInLot: Wait | undefined = undefined;
+  /** @internal */
+  nextInLot: Wait | undefined = undefined;
   /** Free for the blocking primitive's use (Trio's `custom_sleep_data`): ParkingLot keeps its lot here. */
   customSleepData: unknown = undefined;
 

@@ -27,9 +27,6 @@ import {
   C_THREADS,
   cancelJob,
   createStates,
-  decodeOutcome,
-  encodeJob,
-  encodeSideJob,
   generationOfTicket,
   JOB_SLOTS,
   OWNER_MASK,
@@ -37,8 +34,8 @@ import {
   queueJob,
   slotOfTicket,
   ticketOf,
-  type JobOutcome,
 } from '../../shared/scheduler.js';
+import { createExportTable, decodeOutcome, encodeJob, encodeSideJob, ExportTableWriter, type JobOutcome } from '../../shared/job-codec.js';
 import { identityOf, markThreadDead, registerThread } from '../../shared/thread-registry.js';
 import { IDLE_EXIT_CODE, type ThreadMessage, type ThreadSetup } from '../../shared/thread-protocol.js';
 import { checkFunction, checkInteger, describe } from '../core/validate.js';
@@ -140,6 +137,9 @@ export class WorkerPool {
   readonly #submissions: RingView;
   readonly #completions: RingView;
   readonly #states = createStates();
+  readonly #exports = new ExportTableWriter(createExportTable());
+  /** Jobs published since the last wake-up of sleeping threads (one notify per batch). */
+  #unannounced = 0;
   readonly #jobs: Array<JobRecord | undefined> = new Array(JOB_SLOTS);
   readonly #freeSlots: number[] = [];
   readonly #threads = new Map<number, ThreadRecord>();
@@ -197,7 +197,7 @@ export class WorkerPool {
     const generation = queueJob(this.#states, slot);
     // A transfer list (even empty: the caller found shared memory in the arguments) takes the
     // message path; so do arguments that do not serialize (endpoints) or are large.
-    const inline = transfer === undefined ? encodeJob({ url, exportName, args }, maxPayload(this.#submissions) >> 2) : undefined;
+    const inline = transfer === undefined ? encodeJob(this.#exports.refOf(url, exportName), args, maxPayload(this.#submissions) >> 2) : undefined;
     let resolve!: (result: JobResult) => void;
     const settled = new Promise<JobResult>((r) => (resolve = r));
     const record: JobRecord = {
@@ -235,18 +235,33 @@ export class WorkerPool {
     };
   }
 
-  /** Writes a job frame, or keeps it in order behind those that did not fit yet. */
+  /**
+   * Writes a job frame (or keeps a copy, in order, behind those that did not fit yet), and
+   * schedules one wake-up of sleeping threads for all the jobs published in this turn.
+   */
   #publish(ticket: number, payload: Uint8Array): void {
-    if (this.#backlog.length === 0 && tryWrite(this.#submissions, ticket, payload, 1) === WriteResult.Written) return;
-    this.#backlog.push([ticket, payload]);
+    if (this.#backlog.length === 0 && tryWrite(this.#submissions, ticket, payload, 0) === WriteResult.Written) {
+      if (this.#unannounced++ === 0) queueMicrotask(this.#announce);
+      return;
+    }
+    this.#backlog.push([ticket, payload.slice()]);
   }
+
+  /** Wakes as many sleeping threads as jobs were published (a thread that is awake takes them itself). */
+  readonly #announce = (): void => {
+    const count = this.#unannounced;
+    this.#unannounced = 0;
+    const header = this.#submissions.header;
+    if (Atomics.load(header, H_WAIT_RECV) > 0) Atomics.notify(header, H_DATA, count);
+  };
 
   /** Moves backlogged job frames into the ring as space frees up (after each batch of completions). */
   #flushBacklog(): void {
     while (this.#backlog.length > 0) {
       const [ticket, payload] = this.#backlog[0]!;
-      if (tryWrite(this.#submissions, ticket, payload, 1) !== WriteResult.Written) return;
+      if (tryWrite(this.#submissions, ticket, payload, 0) !== WriteResult.Written) return;
       this.#backlog.shift();
+      if (this.#unannounced++ === 0) queueMicrotask(this.#announce);
     }
   }
 
@@ -324,6 +339,7 @@ export class WorkerPool {
       submissions: this.#submissions.sab,
       completions: this.#completions.sab,
       states: this.#states.buffer as SharedArrayBuffer,
+      exports: this.#exports.sab,
       idleTimeoutMs: this.#idleTimeoutMs,
     };
     const worker = new Worker(entryUrl, { workerData: setup, resourceLimits: this.#resourceLimits, execArgv: threadExecArgv() });
