@@ -98,9 +98,11 @@ interface ThreadRecord {
  * The parent's execArgv without what only makes sense for the main script (`-e` code and its
  * `--input-type`), which would stop every thread from starting.
  */
-function threadExecArgv(): string[] {
+function threadExecArgv(): string[] | undefined {
   const out: string[] = [];
   const argv = process.execArgv;
+  // Left alone (inherited, per-process flags ignored by Node) unless there is something to drop.
+  if (!argv.some((arg) => /^(-e|--eval|-p|--print|--input-type)(=|$)/.test(arg))) return undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '-e' || arg === '--eval' || arg === '-p' || arg === '--print') {
@@ -342,7 +344,14 @@ export class WorkerPool {
       exports: this.#exports.sab,
       idleTimeoutMs: this.#idleTimeoutMs,
     };
-    const worker = new Worker(entryUrl, { workerData: setup, resourceLimits: this.#resourceLimits, execArgv: threadExecArgv() });
+    let worker: Worker;
+    try {
+      worker = new Worker(entryUrl, { workerData: setup, resourceLimits: this.#resourceLimits, execArgv: threadExecArgv() });
+    } catch (error) {
+      // A flag a thread cannot take (a per-process one next to `-e`): start it with none.
+      if ((error as { code?: unknown })?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+      worker = new Worker(entryUrl, { workerData: setup, resourceLimits: this.#resourceLimits, execArgv: [] });
+    }
     const identity = identityOf(worker.threadId);
     // Registered before it runs a line, so its locks and jobs are known to be its own.
     registerThread(identity);
