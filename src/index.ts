@@ -40,7 +40,7 @@ export { checkpoint, checkpointIfCancelled } from './main/core/checkpoint.js';
 export { sleep, sleepUntil, sleepForever, currentTime } from './main/core/sleep.js';
 export { currentAbortSignal, abandonOnCancel } from './main/core/abort-signal.js';
 export { TaskLocal, RunVar, Token } from './main/core/task-local.js';
-export type { LocalOptions } from './main/core/task-local.js';
+export type { LocalOptions, TaskLocalOptions } from './main/core/task-local.js';
 export { dumpTaskTree } from './main/core/dump.js';
 export type { Task } from './main/core/task.js';
 

@@ -1,5 +1,6 @@
 // The worker module triode calls in bench/workers.
 import { checkpoint } from 'triode/worker';
+export { burn } from './burn.js';
 
 export function add(a: number, b: number): number {
   return a + b;

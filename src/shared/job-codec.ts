@@ -6,7 +6,9 @@
  *
  *     [0]      KIND: BY_ID (the export is an id in the pool's export table), BY_NAME (url and
  *              export name follow as strings), or SIDE (the job waits on the main thread)
- *     [1]      FORM of the arguments: FAST (each a tag and its bytes) or V8 (v8.serialize)
+ *     [1]      FORM of the arguments: FAST (each a tag and its bytes), V8 (v8.serialize of the
+ *              array), or V8_LOCALS (v8.serialize of `[args, locals]`: the caller's cross-thread
+ *              TaskLocal values as `[name, value]` pairs)
  *     [4..8)   the export's id (BY_ID)
  *     then     BY_NAME: u16 url length, u16 name length, url, name (UTF-8); then the arguments
  *
@@ -21,12 +23,14 @@
  * TAIL store orders it), so a thread that reads a job can always find its export.
  */
 import { deserialize, serialize } from 'node:v8';
+import type { Job } from './scheduler.js';
 
 export const KIND_BY_ID = 0;
 export const KIND_BY_NAME = 1;
 export const KIND_SIDE = 2;
 const FORM_FAST = 0;
 const FORM_V8 = 1;
+const FORM_V8_LOCALS = 2;
 
 const T_NUMBER = 1;
 const T_STRING = 2;
@@ -206,12 +210,17 @@ export type ExportRef = number | { readonly url: string; readonly exportName: st
  * memory: they take the side path) or are larger than `maxBytes`. The result is a view of a
  * scratch buffer: write it into the ring before encoding anything else.
  */
-export function encodeJob(ref: ExportRef, args: readonly unknown[], maxBytes: number): Uint8Array | undefined {
+export function encodeJob(
+  ref: ExportRef,
+  args: readonly unknown[],
+  maxBytes: number,
+  locals?: ReadonlyArray<readonly [string, unknown]>,
+): Uint8Array | undefined {
   const out = scratch;
   out.reset();
   out.u8(typeof ref === 'number' ? KIND_BY_ID : KIND_BY_NAME);
-  const fast = args.length < 256 && args.every(isFast);
-  out.u8(fast ? FORM_FAST : FORM_V8);
+  const fast = locals === undefined && args.length < 256 && args.every(isFast);
+  out.u8(fast ? FORM_FAST : locals === undefined ? FORM_V8 : FORM_V8_LOCALS);
   out.u16(0);
   if (typeof ref === 'number') {
     out.u32(ref);
@@ -229,7 +238,7 @@ export function encodeJob(ref: ExportRef, args: readonly unknown[], maxBytes: nu
     for (const arg of args) writeFast(out, arg);
   } else {
     try {
-      out.raw(serialize(args));
+      out.raw(serialize(locals === undefined ? args : [args, locals]));
     } catch {
       return undefined; // SharedArrayBuffers, MessagePorts: only postMessage carries them
     }
@@ -243,7 +252,26 @@ export function encodeSideJob(): Uint8Array {
 }
 
 /** A decoded job frame. */
-export type DecodedJob = { readonly side: true } | { readonly side: false; readonly ref: ExportRef; readonly args: unknown[] };
+export type DecodedJob =
+  | { readonly side: true }
+  | { readonly side: false; readonly ref: ExportRef; readonly args: unknown[]; readonly locals: Array<[string, unknown]> | undefined };
+
+/** Checks the shape of a side-path job message that came from another thread. */
+export function checkSideJob(message: { url?: unknown; exportName?: unknown; args?: unknown; locals?: unknown }): Job {
+  const { url, exportName, args, locals } = message;
+  if (typeof url !== 'string' || typeof exportName !== 'string' || !Array.isArray(args)) {
+    throw new TypeError('triode: a malformed job');
+  }
+  return { url, exportName, args, locals: locals === undefined ? undefined : checkLocals(locals) };
+}
+
+/** Checks `[name, value]` pairs of TaskLocal values that came from another thread. */
+export function checkLocals(value: unknown): Array<[string, unknown]> {
+  if (!Array.isArray(value) || !value.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string')) {
+    throw new TypeError('triode: malformed TaskLocal values came with a job');
+  }
+  return value as Array<[string, unknown]>;
+}
 
 /** Decodes a job frame's payload; a TypeError for anything malformed (it fails this job only). */
 export function decodeJob(payload: Uint8Array): DecodedJob {
@@ -263,6 +291,7 @@ export function decodeJob(payload: Uint8Array): DecodedJob {
     throw new TypeError('triode: a malformed job');
   }
   let args: unknown[];
+  let locals: Array<[string, unknown]> | undefined;
   if (form === FORM_FAST) {
     const count = read.u8();
     args = new Array(count);
@@ -271,10 +300,15 @@ export function decodeJob(payload: Uint8Array): DecodedJob {
     const value = read.v8();
     if (!Array.isArray(value)) throw new TypeError('triode: a malformed job');
     args = value;
+  } else if (form === FORM_V8_LOCALS) {
+    const value = read.v8();
+    if (!Array.isArray(value) || value.length !== 2 || !Array.isArray(value[0])) throw new TypeError('triode: a malformed job');
+    args = value[0] as unknown[];
+    locals = checkLocals(value[1]);
   } else {
     throw new TypeError('triode: a malformed job');
   }
-  return { side: false, ref, args };
+  return { side: false, ref, args, locals };
 }
 
 // ---- outcomes ------------------------------------------------------------------------------------

@@ -99,18 +99,11 @@ export function ownerOf(states: Int32Array, slot: number): number {
   return Atomics.load(states, slot) & OWNER_MASK;
 }
 
-/** Checks the shape of a job that came from another thread (a side-path message included). */
-export function checkJob(job: { url: unknown; exportName: unknown; args: unknown }): Job {
-  const { url, exportName, args } = job;
-  if (typeof url !== 'string' || typeof exportName !== 'string' || !Array.isArray(args)) {
-    throw new TypeError('triode: a malformed job');
-  }
-  return { url, exportName, args };
-}
-
 /** A job as a pool thread runs it. */
 export interface Job {
   readonly url: string;
   readonly exportName: string;
   readonly args: unknown[];
+  /** The caller's cross-thread TaskLocal values, `[name, value]`. */
+  readonly locals: Array<[string, unknown]> | undefined;
 }

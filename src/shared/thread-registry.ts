@@ -44,6 +44,14 @@ function registry(): Int32Array | null {
   return (g[REGISTRY] = sab instanceof SharedArrayBuffer ? new Int32Array(sab) : null);
 }
 
+/**
+ * Makes sure this process's registry exists (the main thread creates it) before a Worker is
+ * started: only workers started afterwards inherit it.
+ */
+export function ensureRegistry(): void {
+  registry();
+}
+
 /** The identity a thread writes into lock words: its threadId + 1 (0 means "nobody"). */
 export function identityOf(id: number): number {
   return id + 1;

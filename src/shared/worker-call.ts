@@ -21,6 +21,11 @@ export const CURRENT_CALL = Symbol.for('triode.worker.currentCall');
 
 export interface CurrentCall {
   readonly cancelWord: CancelWord;
+  /**
+   * The caller's cross-thread TaskLocal values, keyed by this thread's TaskLocal objects: what a
+   * synchronous export (no run) sees and sets, for this call only. Made on first use.
+   */
+  locals?: Map<object, unknown>;
 }
 
 type GlobalWithCall = typeof globalThis & { [CURRENT_CALL]?: CurrentCall };

@@ -25,8 +25,9 @@ import { isCallbackWire } from '../shared/callback-wire.js';
 import { whyUncloneable } from '../shared/cloneable.js';
 import { describedErrorWire, errorFromWire, errorToWire } from '../shared/error-wire.js';
 import { H_DATA, H_SPACE, H_WAIT_RECV, H_WAIT_SEND, maxPayload, readFrames, tryWrite, usedBytes, viewRing, WriteResult } from '../shared/ring.js';
-import { C_MIN_THREADS, C_THREADS, checkJob, claimJob, slotOfTicket, type Job } from '../shared/scheduler.js';
-import { decodeJob, encodeOutcome, ExportTableReader, type JobOutcome } from '../shared/job-codec.js';
+import { C_MIN_THREADS, C_THREADS, claimJob, slotOfTicket, type Job } from '../shared/scheduler.js';
+import { checkSideJob, decodeJob, encodeOutcome, ExportTableReader, type JobOutcome } from '../shared/job-codec.js';
+import { crossThreadLocal, type TaskLocal } from '../main/core/task-local.js';
 import { selfIdentity } from '../shared/thread-registry.js';
 import { IDLE_EXIT_CODE, type ThreadSetup } from '../shared/thread-protocol.js';
 import { isCancelledWord, setCurrentCall, type CancelWord } from '../shared/worker-call.js';
@@ -88,9 +89,9 @@ port.on('message', (message: unknown) => {
   const resolve = sideJobs.get(ticket);
   if (resolve === undefined) return;
   sideJobs.delete(ticket);
-  const m = message as { missing?: unknown; url?: unknown; exportName?: unknown; args?: unknown };
+  const m = message as { missing?: unknown; url?: unknown; exportName?: unknown; args?: unknown; locals?: unknown };
   try {
-    resolve(m.missing === true ? undefined : checkJob({ url: m.url, exportName: m.exportName, args: m.args }));
+    resolve(m.missing === true ? undefined : checkSideJob(m));
   } catch {
     resolve(undefined);
   }
@@ -155,8 +156,10 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 /** Runs `entry` inside its own run(), its root scope cancelled with the call. */
-async function runInOwnRun(entry: ExportEntry, args: unknown[], word: CancelWord): Promise<unknown> {
+async function runInOwnRun(entry: ExportEntry, args: unknown[], word: CancelWord, locals: Map<object, unknown> | undefined): Promise<unknown> {
   return run(async () => {
+    // The caller's cross-thread TaskLocal values, in the root task: its tasks inherit them.
+    if (locals !== undefined) for (const [local, value] of locals) (local as TaskLocal<unknown>).set(value);
     const scope = new CancelScope();
     scope.label = 'worker call';
     const running = Atomics.load(word.words, word.index);
@@ -239,8 +242,8 @@ function runJob(ticket: number, payload: Uint8Array): Promise<void> | void {
     if (decoded.side) {
       return fetchSideJob(ticket).then((sideJob) => (sideJob === undefined ? undefined : execute(ticket, word, sideJob)));
     }
-    const { ref, args } = decoded;
-    job = typeof ref === 'number' ? { ...exportTable.lookup(ref), args } : { url: ref.url, exportName: ref.exportName, args };
+    const { ref, args, locals } = decoded;
+    job = typeof ref === 'number' ? { ...exportTable.lookup(ref), args, locals } : { url: ref.url, exportName: ref.exportName, args, locals };
   } catch (error) {
     settle(ticket, () => ({ ok: false, error: errorToWire(error) }));
     return;
@@ -258,6 +261,17 @@ function execute(ticket: number, word: CancelWord, job: Job): Promise<void> | vo
   return running.finally(() => (context.finished = true));
 }
 
+/** The job's TaskLocal values, keyed by this thread's locals of the same names (others are dropped). */
+function localsOf(job: Job): Map<object, unknown> | undefined {
+  if (job.locals === undefined) return undefined;
+  const map = new Map<object, unknown>();
+  for (const [name, value] of job.locals) {
+    const local = crossThreadLocal(name);
+    if (local !== undefined) map.set(local, value);
+  }
+  return map;
+}
+
 function executeInContext(ticket: number, word: CancelWord, job: Job): Promise<void> | void {
   lastModule = job.url;
   const key = `${job.exportName}\0${job.url}`;
@@ -269,7 +283,8 @@ function executeInContext(ticket: number, word: CancelWord, job: Job): Promise<v
     );
   }
   const cleanups: Array<() => void> = [];
-  setCurrentCall({ cancelWord: word });
+  const locals = localsOf(job);
+  setCurrentCall(locals === undefined ? { cancelWord: word } : { cancelWord: word, locals });
   const done = () => {
     setCurrentCall(undefined);
     for (const cleanup of cleanups) cleanup();
@@ -284,7 +299,7 @@ function executeInContext(ticket: number, word: CancelWord, job: Job): Promise<v
   };
   try {
     const args = reviveArgs(job.args, cleanups);
-    if (entry.async !== false) return runInOwnRun(entry, args, word).then(succeed, fail);
+    if (entry.async !== false) return runInOwnRun(entry, args, word, locals).then(succeed, fail);
     const value = entry.fn(...args);
     if (isThenable(value)) {
       // Learned late: its next calls run in their own run().

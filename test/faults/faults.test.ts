@@ -2,7 +2,9 @@
 // Every case runs under a real-time deadline, so a hang fails the test instead of stalling CI.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import {
   BrokenResourceError,
   BrokenWorkerError,
@@ -313,6 +315,23 @@ test('storm: 1,000 calls with ~10% faults (throws, exits, out of memory, loops k
     assert.is(outcome.ok, 920, 'every healthy call (and every timer-leaving call) succeeded');
     assert.is(await runInWorker(fixture, 'add', [40, 2], { pool }), 42);
   });
+});
+
+test("a fresh process's very first call, killed: its thread is found and terminated", async () => {
+  const script = fileURLToPath(new URL('../fixtures/first-call-kill.js', import.meta.url));
+  const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.stderr.on('data', (d) => (text += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, text });
+    });
+  });
+  assert.is(out.code, 0, out.text);
+  assert.match(out.text, /killed after \d+ ms/);
 });
 
 test.run();

@@ -5,11 +5,9 @@
  * lets other tasks run. The caller's own `await` of the returned promise is already a schedule
  * point: the caller resumes only after the microtask queue has run everything queued before it.
  * So the common path awaits nothing inside (one promise per checkpoint, as cheap as it gets
- * under AsyncLocalStorage). Every 1,024th schedule point, or the first one after more than
- * MACROTASK_MS since the event loop last ran (looked at every 4th point: a loop whose steps are
- * slow — copying megabytes, say — must not hold timers back for 1,024 of them), instead goes
- * through the event loop (`setImmediate`), so a CPU-bound loop that checkpoints still lets timers
- * and I/O run — and therefore lets a deadline cancel it.
+ * under AsyncLocalStorage). Every 1,024th schedule point instead goes through the event loop
+ * (`setImmediate`), so a CPU-bound loop that checkpoints still lets timers and I/O run — and
+ * therefore lets a deadline cancel it.
  *
  * `cancelPoint` / `schedulePoint` are the two halves, for primitives (channels, locks) that
  * check for cancellation, do their work synchronously, and then yield.
@@ -18,29 +16,10 @@ import type { Context } from './context.js';
 import { currentContext } from './context.js';
 
 const MACROTASK_EVERY = 1024;
-const MACROTASK_MS = 2;
 let schedulePointsSinceMacrotask = 0;
-let lastMacrotask = 0;
-
-function macrotaskRan(): void {
-  lastMacrotask = performance.now();
-}
 
 export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) =>
-    setImmediate(() => {
-      macrotaskRan();
-      resolve();
-    }),
-  );
-}
-
-/** Whether this schedule point (already counted) is the event loop's turn; resets the count then. */
-function due(): boolean {
-  const count = schedulePointsSinceMacrotask;
-  if (count < MACROTASK_EVERY && ((count & 3) !== 0 || performance.now() - lastMacrotask < MACROTASK_MS)) return false;
-  schedulePointsSinceMacrotask = 0;
-  return true;
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** @internal raises `Cancelled` if `ctx` is effectively cancelled (a cancel point). */
@@ -56,7 +35,9 @@ export function cancelPoint(ctx: Context): void {
 
 /** @internal true (and the count reset) when it is the event loop's turn. */
 export function macrotaskDue(): boolean {
-  return due();
+  if (schedulePointsSinceMacrotask < MACROTASK_EVERY) return false;
+  schedulePointsSinceMacrotask = 0;
+  return true;
 }
 
 /**
@@ -65,8 +46,9 @@ export function macrotaskDue(): boolean {
  */
 export function schedulePoint(ctx: Context): Promise<void> | undefined {
   ctx.task.schedulePoints++;
-  schedulePointsSinceMacrotask++;
-  return due() ? yieldToEventLoop() : undefined;
+  if (++schedulePointsSinceMacrotask < MACROTASK_EVERY) return undefined;
+  schedulePointsSinceMacrotask = 0;
+  return yieldToEventLoop();
 }
 
 /**

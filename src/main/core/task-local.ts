@@ -6,7 +6,8 @@
  * only when someone else still sees it. A `set` is therefore seen by the setting task and the
  * tasks it spawns afterwards, never by its parent or siblings.
  */
-import { currentContext } from './context.js';
+import { currentCall } from '../../shared/worker-call.js';
+import { currentContext, peekContext } from './context.js';
 import type { Task } from './task.js';
 
 const MISSING: unique symbol = Symbol('missing');
@@ -25,6 +26,41 @@ export class Token<T> {
 
 export interface LocalOptions<T> {
   default?: T;
+}
+
+export interface TaskLocalOptions<T> extends LocalOptions<T> {
+  /**
+   * Carry the value into worker calls the task makes, matched by `name` on the other side (so
+   * the worker module must create a TaskLocal of the same name). The value must be
+   * structured-cloneable. Names of cross-thread locals are unique.
+   */
+  crossThreads?: boolean;
+}
+
+/** The cross-thread TaskLocals of this thread, by name (shared by the ESM and CJS builds). */
+const CROSS_KEY = Symbol.for('triode.crossThreadLocals');
+type GlobalWithLocals = typeof globalThis & { [CROSS_KEY]?: Map<string, TaskLocal<unknown>> };
+const crossThreadLocals: Map<string, TaskLocal<unknown>> = ((globalThis as GlobalWithLocals)[CROSS_KEY] ??= new Map());
+
+/** @internal the cross-thread TaskLocal named `name` on this thread, if any. */
+export function crossThreadLocal(name: string): TaskLocal<unknown> | undefined {
+  return crossThreadLocals.get(name);
+}
+
+/**
+ * @internal the values of the current task's cross-thread locals, as `[name, value]` pairs to
+ * send with a worker call (undefined when there are none, or outside a task).
+ */
+export function crossThreadValues(): Array<[string, unknown]> | undefined {
+  if (crossThreadLocals.size === 0) return undefined;
+  const ctx = peekContext();
+  const map = ctx !== undefined ? ctx.task.locals : currentCall()?.locals;
+  if (map === undefined || map.size === 0) return undefined;
+  let out: Array<[string, unknown]> | undefined;
+  for (const [key, value] of map) {
+    if (key instanceof TaskLocal && key.crossThreads) (out ??= []).push([key.name, value]);
+  }
+  return out;
 }
 
 function hasDefault<T>(options: LocalOptions<T> | undefined): options is { default: T } {
@@ -106,10 +142,23 @@ function taskValues(task: Task, write: boolean): Map<object, unknown> {
  * ```
  */
 export class TaskLocal<T> extends LocalBase<T> {
-  constructor(name: string, options?: LocalOptions<T>) {
+  /** Whether the value crosses into worker calls (see TaskLocalOptions). */
+  readonly crossThreads: boolean;
+
+  constructor(name: string, options?: TaskLocalOptions<T>) {
     super('TaskLocal', name, options);
+    this.crossThreads = options?.crossThreads === true;
+    if (this.crossThreads) {
+      if (crossThreadLocals.has(name)) {
+        throw new Error(`TaskLocal: a cross-thread TaskLocal named ${JSON.stringify(name)} already exists on this thread (names of cross-thread locals are unique)`);
+      }
+      crossThreadLocals.set(name, this as TaskLocal<unknown>);
+    }
   }
   protected values(write: boolean): { map: Map<object, unknown>; owner: object } {
+    // In a synchronous worker export (no run): the values its call brought, for this call only.
+    const call = peekContext() === undefined ? currentCall() : undefined;
+    if (call !== undefined) return { map: (call.locals ??= new Map()), owner: call };
     const task = currentContext(`TaskLocal ${JSON.stringify(this.name)}`).task;
     return { map: taskValues(task, write), owner: task };
   }

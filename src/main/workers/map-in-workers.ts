@@ -20,6 +20,8 @@ import { checkInteger, describe } from '../core/validate.js';
 import { closeWire, openSharedChannel } from '../channels/shared-channel.js';
 import { defaultWorkerPool, type WorkerPool } from './pool.js';
 import { moduleUrl, startJob } from './run-in-worker.js';
+import { crossThreadValues } from '../core/task-local.js';
+import { whyUncloneable } from '../../shared/cloneable.js';
 import type { WorkerJobHandle } from './pool.js';
 
 export interface MapInWorkersOptions {
@@ -66,6 +68,12 @@ export async function* mapInWorkers<T, R = unknown>(
     throw new TypeError(`mapInWorkers: exportName must be a non-empty string, got ${describe(exportName)}`);
   }
   currentContext('mapInWorkers');
+  // The consumer's cross-thread TaskLocal values go to every loop (the export sees them).
+  const locals = crossThreadValues();
+  for (const [name, value] of locals ?? []) {
+    const bad = whyUncloneable(value, `the value of TaskLocal ${JSON.stringify(name)}`);
+    if (bad !== undefined) throw new TypeError(`mapInWorkers: ${bad}, which cannot be sent to a worker thread`);
+  }
   const pool = options.pool ?? defaultWorkerPool();
   const maxThreads = pool.statistics().maxThreads;
   const concurrency = options.concurrency ?? maxThreads;
@@ -101,7 +109,7 @@ export async function* mapInWorkers<T, R = unknown>(
         try {
           job = startJob(pool, mapLoopUrl, 'mapLoop', [wires[0], wires[1], url, exportName], undefined, () => {
             for (const wire of wires) closeWire(wire);
-          });
+          }, locals);
         } catch (error) {
           pool.limiter.releaseOnBehalfOf(borrower);
           throw error;

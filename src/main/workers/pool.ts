@@ -36,7 +36,7 @@ import {
   ticketOf,
 } from '../../shared/scheduler.js';
 import { createExportTable, decodeOutcome, encodeJob, encodeSideJob, ExportTableWriter, type JobOutcome } from '../../shared/job-codec.js';
-import { identityOf, markThreadDead, registerThread } from '../../shared/thread-registry.js';
+import { ensureRegistry, identityOf, markThreadDead, registerThread } from '../../shared/thread-registry.js';
 import { IDLE_EXIT_CODE, type ThreadMessage, type ThreadSetup } from '../../shared/thread-protocol.js';
 import { checkFunction, checkInteger, describe } from '../core/validate.js';
 import { CapacityLimiter } from '../sync/capacity-limiter.js';
@@ -80,7 +80,7 @@ interface JobRecord {
   readonly url: string;
   readonly exportName: string;
   /** Arguments for the side path (transfer lists, shared buffers, values too large for the ring). */
-  readonly side: { args: unknown[]; transfer: TransferListItem[] } | undefined;
+  readonly side: { args: unknown[]; transfer: TransferListItem[]; locals: Array<[string, unknown]> | undefined } | undefined;
   readonly resolve: (result: JobResult) => void;
   readonly onSettled: (() => void) | undefined;
   killed: boolean;
@@ -192,14 +192,22 @@ export class WorkerPool {
    * runs when the job settles, and at once when it is cancelled before it starts. With a
    * `transfer` list (empty for arguments holding shared memory) the arguments go by message.
    */
-  submit(url: string, exportName: string, args: unknown[], transfer: TransferListItem[] | undefined, onSettled?: () => void): WorkerJobHandle {
+  submit(
+    url: string,
+    exportName: string,
+    args: unknown[],
+    transfer: TransferListItem[] | undefined,
+    onSettled?: () => void,
+    locals?: Array<[string, unknown]>,
+  ): WorkerJobHandle {
     this.checkOpen();
     const slot = this.#freeSlots.pop();
     if (slot === undefined) throw new TriodeInternalError('worker pool: no free job slot although a token was held');
     const generation = queueJob(this.#states, slot);
     // A transfer list (even empty: the caller found shared memory in the arguments) takes the
     // message path; so do arguments that do not serialize (endpoints) or are large.
-    const inline = transfer === undefined ? encodeJob(this.#exports.refOf(url, exportName), args, maxPayload(this.#submissions) >> 2) : undefined;
+    const inline =
+      transfer === undefined ? encodeJob(this.#exports.refOf(url, exportName), args, maxPayload(this.#submissions) >> 2, locals) : undefined;
     let resolve!: (result: JobResult) => void;
     const settled = new Promise<JobResult>((r) => (resolve = r));
     const record: JobRecord = {
@@ -207,7 +215,7 @@ export class WorkerPool {
       generation,
       url,
       exportName,
-      side: inline === undefined ? { args, transfer: transfer ?? [] } : undefined,
+      side: inline === undefined ? { args, transfer: transfer ?? [], locals } : undefined,
       resolve,
       onSettled,
       killed: false,
@@ -344,6 +352,7 @@ export class WorkerPool {
       exports: this.#exports.sab,
       idleTimeoutMs: this.#idleTimeoutMs,
     };
+    ensureRegistry(); // before the Worker starts, or it would not inherit it
     let worker: Worker;
     try {
       worker = new Worker(entryUrl, { workerData: setup, resourceLimits: this.#resourceLimits, execArgv: threadExecArgv() });
@@ -395,7 +404,7 @@ export class WorkerPool {
       }
       try {
         thread.worker.postMessage(
-          { type: 'job', ticket, url: current.url, exportName: current.exportName, args: current.side.args },
+          { type: 'job', ticket, url: current.url, exportName: current.exportName, args: current.side.args, locals: current.side.locals },
           current.side.transfer,
         );
       } catch (error) {

@@ -32,6 +32,7 @@ import { Abort, blockTask, type Wait } from '../core/traps.js';
 import { describe } from '../core/validate.js';
 import type { CapacityLimiter } from '../sync/capacity-limiter.js';
 import { whyUncloneable } from '../../shared/cloneable.js';
+import { crossThreadValues } from '../core/task-local.js';
 import { defaultWorkerPool, WorkerPool, type WorkerJobHandle } from './pool.js';
 
 export type CancelMode = 'cooperative' | 'kill' | 'abandon';
@@ -124,11 +125,21 @@ export async function runInWorker(
     }
   }
   const ctx = currentContext('runInWorker');
+  // The task's cross-thread TaskLocal values go with the call; one that cannot is refused here.
+  const locals = crossThreadValues();
+  if (locals !== undefined) {
+    for (const [name, value] of locals) {
+      const bad = whyUncloneable(value, `the value of TaskLocal ${JSON.stringify(name)}`, found);
+      if (bad !== undefined) {
+        throw new TypeError(`runInWorker: ${bad}, which cannot be sent to a worker thread (cross-thread TaskLocals must hold structured-cloneable values)`);
+      }
+    }
+  }
   cancelPoint(ctx);
   // Shared memory is shared only through postMessage: such a call takes the message path.
   if (found.shared && options.transfer === undefined) options = { ...options, transfer: [] };
-  if (!special) return dispatch(ctx, url, exportName, args, options, undefined);
-  return callWithCallbacks(ctx, url, exportName, args, options, undefined);
+  if (!special) return dispatch(ctx, url, exportName, args, options, locals);
+  return callWithCallbacks(ctx, url, exportName, args, options, locals);
 }
 
 /**
@@ -162,7 +173,7 @@ function callWithCallbacks(
   exportName: string,
   args: unknown[],
   options: WorkerCallOptions,
-  onSettled: (() => void) | undefined,
+  locals: Array<[string, unknown]> | undefined,
 ): Promise<unknown> {
   if (args.some(isWorkerCallback)) {
     // Callbacks run as tasks of this call's own nursery, under the caller's scopes.
@@ -172,7 +183,7 @@ function callWithCallbacks(
         return await dispatch(currentContext('runInWorker'), url, exportName, prepared.args, {
           ...options,
           transfer: [...(options.transfer ?? []), ...prepared.transfer],
-        }, onSettled);
+        }, locals);
       } finally {
         prepared.close();
       }
@@ -181,17 +192,17 @@ function callWithCallbacks(
       throw soleError(error);
     });
   }
-  return dispatch(ctx, url, exportName, args, options, onSettled);
+  return dispatch(ctx, url, exportName, args, options, locals);
 }
 
-/** Queues, dispatches and waits for one job; `onSettled` as in startJob. */
+/** Queues, dispatches and waits for one job, with the caller's cross-thread TaskLocal values. */
 async function dispatch(
   ctx: Context,
   url: string,
   exportName: string,
   args: unknown[],
   options: WorkerCallOptions,
-  onSettled: (() => void) | undefined,
+  locals: Array<[string, unknown]> | undefined,
 ): Promise<unknown> {
   const pool = options.pool ?? defaultWorkerPool();
   pool.checkOpen();
@@ -209,26 +220,18 @@ async function dispatch(
       await limiters[i]!.acquireOnBehalfOf(borrower);
     } catch (error) {
       release(i);
-      onSettled?.();
       throw error;
     }
   }
   let job: WorkerJobHandle;
+  let wired: ReturnType<typeof wireEndpoints> | undefined;
   try {
     pool.checkOpen();
-    const wired = wireEndpoints(args);
-    const settledToo = onSettled;
-    const onJobSettled =
-      wired.close === undefined
-        ? settledToo
-        : () => {
-            wired.close!();
-            settledToo?.();
-          };
-    job = startJob(pool, url, exportName, wired.args, options.transfer, onJobSettled);
+    wired = wireEndpoints(args);
+    job = startJob(pool, url, exportName, wired.args, options.transfer, wired.close, locals);
   } catch (error) {
     release(limiters.length);
-    onSettled?.();
+    wired?.close?.();
     throw error;
   }
 
@@ -265,9 +268,10 @@ export function startJob(
   args: unknown[],
   transfer: TransferListItem[] | undefined,
   onSettled: (() => void) | undefined,
+  locals?: Array<[string, unknown]>,
 ): WorkerJobHandle {
   // A transfer list (even an empty one: shared memory was found) means the message path.
-  return pool.submit(url, exportName, args, transfer, onSettled);
+  return pool.submit(url, exportName, args, transfer, onSettled, locals);
 }
 
 type AnyFunction = (...args: never[]) => unknown;
