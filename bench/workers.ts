@@ -242,14 +242,17 @@ async function main(): Promise<void> {
     results: Object.fromEntries(peers.map((p) => [p, med(p, key)])),
   });
   printTable('bench/workers: throughput', [row(`${CALLS} trivial calls, ${IN_FLIGHT} in flight`, 'calls/s', 'trivial', PEERS)], 'triode', 'higher');
+  printTable('bench/workers: one call at a time', [row('one call at a time', 'µs', 'latencyUs', PEERS)], 'triode', 'lower');
   printTable(
-    'bench/workers: time',
-    [
-      row('one call at a time', 'µs', 'latencyUs', PEERS),
-      row(`${BURN_CALLS} × 1 ms of CPU, ${IN_FLIGHT} in flight`, 'ms', 'burnMs', [...PEERS, 'ideal']),
-      row('cancel → call settled (triode: cooperative)', 'ms', 'cancelMs', PEERS.filter((p) => p !== 'raw')),
-      row('cancel with termination → settled', 'ms', 'killMs', PEERS.filter((p) => p !== 'raw')),
-    ],
+    'bench/workers: CPU-bound calls',
+    [row(`${BURN_CALLS} × 1 ms of CPU, ${IN_FLIGHT} in flight`, 'ms', 'burnMs', [...PEERS, 'ideal'])],
+    'triode',
+    'lower',
+  );
+  const cancellers = PEERS.filter((p) => p !== 'raw');
+  printTable(
+    'bench/workers: cancellation',
+    [row('cancel → call settled (triode: cooperative)', 'ms', 'cancelMs', cancellers), row('cancel with termination → settled', 'ms', 'killMs', cancellers)],
     'triode',
     'lower',
   );

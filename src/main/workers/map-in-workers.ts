@@ -138,14 +138,14 @@ export async function* mapInWorkers<T, R = unknown>(
     await (iterator as AsyncIterator<T>).return?.();
   }
 
+  /** Feeds the input ring from the source and yields results: the consumer's side of the map. */
   async function* feed(): AsyncGenerator<R, void, undefined> {
-  let nextBatch = 0; // number of the next batch to send
-  let nextToYield = 0; // ordered mode: number of the next batch to yield
-  let inFlight = 0; // items sent and not yet yielded
-  let sourceDone = false;
-  let held: [number, T[]] | undefined; // a batch that did not fit in the input ring yet
-  const reorder = new Map<number, unknown[]>();
-
+    let nextBatch = 0; // number of the next batch to send
+    let nextToYield = 0; // ordered mode: number of the next batch to yield
+    let inFlight = 0; // items sent and not yet yielded
+    let sourceDone = false;
+    let held: [number, T[]] | undefined; // a batch that did not fit in the input ring yet
+    const reorder = new Map<number, unknown[]>();
     for (;;) {
       // Top up the input ring without waiting on it.
       while (inFlight < maxInFlight && (held !== undefined || !sourceDone)) {
