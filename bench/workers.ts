@@ -89,29 +89,11 @@ async function measure(name: PeerName): Promise<Measures> {
       return measureTriode();
     case 'piscina': {
       const { Piscina } = await import('piscina');
-      const pool = new Piscina({ filename: taskModule, maxThreads: THREADS, minThreads: THREADS });
-      return measurePromisePeer({
-        add: (i) => pool.run({ op: 'add', a: i, b: 1 }),
-        burn: () => pool.run({ op: 'burn', a: 1, b: 0 }),
-        spin() {
-          const controller = new AbortController();
-          return { abort: () => controller.abort(), settled: pool.run({ op: 'spin', a: 0, b: 0 }, { signal: controller.signal }) };
-        },
-        close: () => pool.destroy(),
-      });
+      return measureTaskPool(new Piscina({ filename: taskModule, maxThreads: THREADS, minThreads: THREADS }));
     }
     case 'tinypool': {
       const { Tinypool } = await import('tinypool');
-      const pool = new Tinypool({ filename: taskModule, maxThreads: THREADS, minThreads: THREADS });
-      return measurePromisePeer({
-        add: (i) => pool.run({ op: 'add', a: i, b: 1 }),
-        burn: () => pool.run({ op: 'burn', a: 1, b: 0 }),
-        spin() {
-          const controller = new AbortController();
-          return { abort: () => controller.abort(), settled: pool.run({ op: 'spin', a: 0, b: 0 }, { signal: controller.signal }) };
-        },
-        close: () => pool.destroy(),
-      });
+      return measureTaskPool(new Tinypool({ filename: taskModule, maxThreads: THREADS, minThreads: THREADS }));
     }
     case 'workerpool': {
       const { default: workerpool } = await import('workerpool');
@@ -131,6 +113,24 @@ async function measure(name: PeerName): Promise<Measures> {
     case 'raw':
       return measurePromisePeer(rawDispatcher());
   }
+}
+
+/** piscina and tinypool: one task object per call to the module's default export, aborted by an AbortSignal. */
+interface TaskPool {
+  run(task: { op: string; a: number; b: number }, options?: { signal?: AbortSignal }): Promise<unknown>;
+  destroy(): Promise<void>;
+}
+
+function measureTaskPool(pool: TaskPool): Promise<Measures> {
+  return measurePromisePeer({
+    add: (i) => pool.run({ op: 'add', a: i, b: 1 }),
+    burn: () => pool.run({ op: 'burn', a: 1, b: 0 }),
+    spin() {
+      const controller = new AbortController();
+      return { abort: () => controller.abort(), settled: pool.run({ op: 'spin', a: 0, b: 0 }, { signal: controller.signal }) };
+    },
+    close: () => pool.destroy(),
+  });
 }
 
 /** The platform's floor: postMessage to the least loaded of N workers, a Map of resolvers. */
