@@ -9,6 +9,7 @@
  *     [1]      FORM of the arguments: FAST (each a tag and its bytes), V8 (v8.serialize of the
  *              array), or V8_LOCALS (v8.serialize of `[args, locals]`: the caller's cross-thread
  *              TaskLocal values as `[name, value]` pairs)
+ *     [2]      FLAGS: KILLABLE (the caller may terminate the thread when it cancels the call)
  *     [4..8)   the export's id (BY_ID)
  *     then     BY_NAME: u16 url length, u16 name length, url, name (UTF-8); then the arguments
  *
@@ -31,6 +32,7 @@ export const KIND_SIDE = 2;
 const FORM_FAST = 0;
 const FORM_V8 = 1;
 const FORM_V8_LOCALS = 2;
+const FLAG_KILLABLE = 1;
 
 const T_NUMBER = 1;
 const T_STRING = 2;
@@ -215,13 +217,15 @@ export function encodeJob(
   args: readonly unknown[],
   maxBytes: number,
   locals?: ReadonlyArray<readonly [string, unknown]>,
+  killable = false,
 ): Uint8Array | undefined {
   const out = scratch;
   out.reset();
   out.u8(typeof ref === 'number' ? KIND_BY_ID : KIND_BY_NAME);
   const fast = locals === undefined && args.length < 256 && args.every(isFast);
   out.u8(fast ? FORM_FAST : locals === undefined ? FORM_V8 : FORM_V8_LOCALS);
-  out.u16(0);
+  out.u8(killable ? FLAG_KILLABLE : 0);
+  out.u8(0);
   if (typeof ref === 'number') {
     out.u32(ref);
   } else {
@@ -247,14 +251,20 @@ export function encodeJob(
 }
 
 /** The payload of a job frame whose arguments wait on the main thread. */
-export function encodeSideJob(): Uint8Array {
-  return Uint8Array.of(KIND_SIDE, FORM_FAST, 0, 0);
+export function encodeSideJob(killable = false): Uint8Array {
+  return Uint8Array.of(KIND_SIDE, FORM_FAST, killable ? FLAG_KILLABLE : 0, 0);
 }
 
 /** A decoded job frame. */
 export type DecodedJob =
-  | { readonly side: true }
-  | { readonly side: false; readonly ref: ExportRef; readonly args: unknown[]; readonly locals: Array<[string, unknown]> | undefined };
+  | { readonly side: true; readonly killable: boolean }
+  | {
+      readonly side: false;
+      readonly killable: boolean;
+      readonly ref: ExportRef;
+      readonly args: unknown[];
+      readonly locals: Array<[string, unknown]> | undefined;
+    };
 
 /** Checks the shape of a side-path job message that came from another thread. */
 export function checkSideJob(message: { url?: unknown; exportName?: unknown; args?: unknown; locals?: unknown }): Job {
@@ -278,8 +288,9 @@ export function decodeJob(payload: Uint8Array): DecodedJob {
   const read = new Reader(payload, 0);
   const kind = read.u8();
   const form = read.u8();
-  read.u16();
-  if (kind === KIND_SIDE) return { side: true };
+  const killable = (read.u8() & FLAG_KILLABLE) !== 0;
+  read.u8();
+  if (kind === KIND_SIDE) return { side: true, killable };
   let ref: ExportRef;
   if (kind === KIND_BY_ID) {
     ref = read.u32();
@@ -308,7 +319,7 @@ export function decodeJob(payload: Uint8Array): DecodedJob {
   } else {
     throw new TypeError('triode: a malformed job');
   }
-  return { side: false, ref, args, locals };
+  return { side: false, killable, ref, args, locals };
 }
 
 // ---- outcomes ------------------------------------------------------------------------------------

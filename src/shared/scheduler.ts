@@ -94,6 +94,33 @@ export function cancelJob(states: Int32Array, slot: number): boolean {
   return false;
 }
 
+/**
+ * The OWNER of a slot whose job the caller has settled: no thread has this identity (pool
+ * threads are registered; see thread-registry.ts), so a stale frame can no longer claim the slot,
+ * and a thread waiting for its job to be released (see below) sees it.
+ */
+const RELEASED = OWNER_MASK;
+
+/**
+ * Main thread: the job in `slot` is settled for its caller. A thread that finished a job which
+ * was cancelled in 'kill' mode waits for this before it takes another job: until then the caller
+ * may still terminate it, and it must not be running someone else's job when that lands.
+ */
+export function releaseJob(states: Int32Array, slot: number): void {
+  Atomics.store(states, slot, (Atomics.load(states, slot) & (GEN_MASK << GEN_SHIFT)) | RELEASED);
+  Atomics.notify(states, slot);
+}
+
+/** Pool thread: after publishing a killable job's outcome, waits until no kill can be aimed at it any more. */
+export function awaitRelease(states: Int32Array, slot: number, me: number): void {
+  for (;;) {
+    const word = Atomics.load(states, slot);
+    // Not cancelled (no kill will follow), or released (the caller has the outcome).
+    if ((word & CANCEL) === 0 || (word & OWNER_MASK) !== (me & OWNER_MASK)) return;
+    Atomics.wait(states, slot, word, 5);
+  }
+}
+
 /** The identity of the thread running the job in `slot` (0 while queued). */
 export function ownerOf(states: Int32Array, slot: number): number {
   return Atomics.load(states, slot) & OWNER_MASK;

@@ -25,7 +25,7 @@ import { isCallbackWire } from '../shared/callback-wire.js';
 import { whyUncloneable } from '../shared/cloneable.js';
 import { describedErrorWire, errorFromWire, errorToWire } from '../shared/error-wire.js';
 import { H_DATA, H_SPACE, H_WAIT_RECV, H_WAIT_SEND, maxPayload, readFrames, tryWrite, usedBytes, viewRing, WriteResult } from '../shared/ring.js';
-import { C_MIN_THREADS, C_THREADS, claimJob, slotOfTicket, type Job } from '../shared/scheduler.js';
+import { awaitRelease, C_MIN_THREADS, C_THREADS, claimJob, slotOfTicket, type Job } from '../shared/scheduler.js';
 import { checkSideJob, decodeJob, encodeOutcome, ExportTableReader, type JobOutcome } from '../shared/job-codec.js';
 import { crossThreadLocal, type TaskLocal } from '../main/core/task-local.js';
 import { selfIdentity } from '../shared/thread-registry.js';
@@ -106,8 +106,17 @@ function fetchSideJob(ticket: number): Promise<Job | undefined> {
 
 // ---- results ------------------------------------------------------------------------------------
 
-/** Publishes a job's outcome: in the completion ring, or (too large for it) as a message. */
+/** Tickets of running jobs whose callers may terminate this thread when they cancel them. */
+const killableTickets = new Set<number>();
+
+/** Publishes a job's outcome (see publish); a killable, cancelled job is then waited out (see awaitRelease). */
 function complete(ticket: number, outcome: JobOutcome): void {
+  publish(ticket, outcome);
+  if (killableTickets.delete(ticket)) awaitRelease(states, slotOfTicket(ticket), me);
+}
+
+/** Publishes a job's outcome: in the completion ring, or (too large for it) as a message. */
+function publish(ticket: number, outcome: JobOutcome): void {
   let bytes: Uint8Array;
   try {
     bytes = encodeOutcome(outcome);
@@ -239,6 +248,7 @@ function runJob(ticket: number, payload: Uint8Array): Promise<void> | void {
   let job: Job;
   try {
     const decoded = decodeJob(payload);
+    if (decoded.killable) killableTickets.add(ticket);
     if (decoded.side) {
       return fetchSideJob(ticket).then((sideJob) => (sideJob === undefined ? undefined : execute(ticket, word, sideJob)));
     }

@@ -317,6 +317,19 @@ test('storm: 1,000 calls with ~10% faults (throws, exits, out of memory, loops k
   });
 });
 
+test('a kill that arrives as its call finishes never lands on the next call of that thread (200 tries, maxThreads 1)', async () => {
+  await withPoolWithin(60_000, { maxThreads: 1 }, async (pool) => {
+    for (let i = 0; i < 200; i++) {
+      await openNursery(async (n) => {
+        // Cancelled about when it returns on its own (it ignores cancellation): its kill often
+        // comes after it finished, while the thread already runs the next call.
+        n.startSoon(() => moveOnAfter(1, () => runInWorker(fixture, 'busyIgnoringCancel', [1], { pool, cancel: 'kill', killAfterMs: 0 })));
+        n.startSoon(async () => assert.is(await runInWorker(fixture, 'busyIgnoringCancel', [1], { pool }), 'busy 1 ms', 'the next call is never the victim'));
+      });
+    }
+  });
+});
+
 test("a fresh process's very first call, killed: its thread is found and terminated", async () => {
   const script = fileURLToPath(new URL('../fixtures/first-call-kill.js', import.meta.url));
   const out = await new Promise<{ code: number | null; text: string }>((resolve) => {

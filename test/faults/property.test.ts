@@ -66,7 +66,12 @@ test('property: producers killed at random points and a receiver closed at a ran
         },
       ),
       { numRuns: 40 },
-    );
+    ).catch((error: unknown) => {
+      // fast-check keeps what failed in `cause`: show it, not only the counterexample.
+      const cause = (error as { cause?: unknown }).cause ?? error;
+      console.error(cause, (cause as { errors?: unknown })?.errors);
+      throw cause;
+    });
     // The faults did happen: some producers were killed before they sent everything.
     assert.ok(cutShort > 0, 'no run was cut short by a kill');
     console.log(`    ${cutShort} of 40 runs were cut short by a kill`);

@@ -32,6 +32,7 @@ import {
   OWNER_MASK,
   ownerOf,
   queueJob,
+  releaseJob,
   slotOfTicket,
   ticketOf,
 } from '../../shared/scheduler.js';
@@ -199,6 +200,7 @@ export class WorkerPool {
     transfer: TransferListItem[] | undefined,
     onSettled?: () => void,
     locals?: Array<[string, unknown]>,
+    killable = false,
   ): WorkerJobHandle {
     this.checkOpen();
     const slot = this.#freeSlots.pop();
@@ -207,7 +209,7 @@ export class WorkerPool {
     // A transfer list (even empty: the caller found shared memory in the arguments) takes the
     // message path; so do arguments that do not serialize (endpoints) or are large.
     const inline =
-      transfer === undefined ? encodeJob(this.#exports.refOf(url, exportName), args, maxPayload(this.#submissions) >> 2, locals) : undefined;
+      transfer === undefined ? encodeJob(this.#exports.refOf(url, exportName), args, maxPayload(this.#submissions) >> 2, locals, killable) : undefined;
     let resolve!: (result: JobResult) => void;
     const settled = new Promise<JobResult>((r) => (resolve = r));
     const record: JobRecord = {
@@ -222,7 +224,7 @@ export class WorkerPool {
     };
     this.#jobs[slot] = record;
     if (this.#inFlight++ === 0) this.#refThreads(true);
-    this.#publish(ticketOf(slot, generation), inline ?? encodeSideJob());
+    this.#publish(ticketOf(slot, generation), inline ?? encodeSideJob(killable));
     this.#ensureThreads();
     this.#armCompletions();
     return {
@@ -235,6 +237,10 @@ export class WorkerPool {
         return true;
       },
       kill: () => {
+        // An outcome already published means the thread is done with the job: nothing to kill
+        // (and it may be running another job by now). A thread that publishes one after this
+        // point waits for its release before it takes another job (see releaseJob).
+        this.#drainCompletions();
         if (this.#jobs[slot] !== record) return;
         record.killed = true;
         const owner = ownerOf(this.#states, slot);
@@ -327,6 +333,7 @@ export class WorkerPool {
   #finish(record: JobRecord, result: JobResult): void {
     if (this.#jobs[record.slot] !== record) return;
     this.#jobs[record.slot] = undefined;
+    releaseJob(this.#states, record.slot);
     this.#freeSlots.push(record.slot);
     this.#completed++;
     if (--this.#inFlight === 0) this.#refThreads(false);

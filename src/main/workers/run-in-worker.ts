@@ -228,7 +228,7 @@ async function dispatch(
   try {
     pool.checkOpen();
     wired = wireEndpoints(args);
-    job = startJob(pool, url, exportName, wired.args, options.transfer, wired.close, locals);
+    job = startJob(pool, url, exportName, wired.args, options.transfer, wired.close, locals, mode === 'kill');
   } catch (error) {
     release(limiters.length);
     wired?.close?.();
@@ -269,9 +269,10 @@ export function startJob(
   transfer: TransferListItem[] | undefined,
   onSettled: (() => void) | undefined,
   locals?: Array<[string, unknown]>,
+  killable = false,
 ): WorkerJobHandle {
   // A transfer list (even an empty one: shared memory was found) means the message path.
-  return pool.submit(url, exportName, args, transfer, onSettled, locals);
+  return pool.submit(url, exportName, args, transfer, onSettled, locals, killable);
 }
 
 type AnyFunction = (...args: never[]) => unknown;
