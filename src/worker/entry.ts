@@ -182,7 +182,13 @@ async function runInOwnRun(entry: ExportEntry, args: unknown[], word: CancelWord
     }
     try {
       const value = await scope.run(async () => {
-        const result = entry.fn(...args);
+        let result: unknown;
+        try {
+          result = entry.fn(...args);
+        } catch (error) {
+          entry.async ??= false; // it threw before returning: synchronous (an async function never does)
+          throw error;
+        }
         entry.async ??= isThenable(result);
         return await result;
       });

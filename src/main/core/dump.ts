@@ -34,7 +34,8 @@ function scopesBetween(inner: CancelStatus, outer: CancelStatus | undefined): Ca
 /**
  * Returns the current run's task tree: every task with what it is blocked in (or "running"),
  * the nurseries it has open, and the cancel scopes around its wait with their deadlines and
- * cancel state. Not a checkpoint.
+ * cancel state. A task waiting for a worker call says whether the call is queued or running, and
+ * on which thread. Not a checkpoint.
  */
 export function dumpTaskTree(): string {
   const runner = currentContext('dumpTaskTree').task.runner;
@@ -42,7 +43,8 @@ export function dumpTaskTree(): string {
   const lines: string[] = [];
   const visitTask = (task: Task, depth: number, nurseryStatus: CancelStatus | undefined): void => {
     const pad = '  '.repeat(depth);
-    const state = task.wait !== undefined ? `blocked in ${task.wait.what}` : 'running';
+    const detail = task.wait?.detail?.();
+    const state = task.wait !== undefined ? `blocked in ${task.wait.what}${detail !== undefined ? ` (${detail})` : ''}` : 'running';
     lines.push(`${pad}task ${task.name}#${task.id}: ${state}`);
     if (task.wait !== undefined) {
       for (const s of scopesBetween(task.wait.status, nurseryStatus)) {

@@ -23,6 +23,7 @@ import { BrokenWorkerError, Cancelled, ClosedResourceError, TriodeInternalError 
 import { errorFromWire } from '../../shared/error-wire.js';
 import { createRing, H_DATA, H_WAIT_RECV, maxPayload, openEndpoint, readFrames, tryWrite, viewRing, WriteResult, type RingView } from '../../shared/ring.js';
 import {
+  CANCEL,
   C_MIN_THREADS,
   C_THREADS,
   cancelJob,
@@ -73,6 +74,8 @@ export interface WorkerJobHandle {
   cancel(): boolean;
   /** Terminates the thread running the job; the job then settles with Cancelled. */
   kill(): void;
+  /** Where the job is now, for dumpTaskTree: "queued", "running on thread N", "done". */
+  describe(): string;
 }
 
 interface JobRecord {
@@ -247,6 +250,14 @@ export class WorkerPool {
         for (const thread of this.#threads.values()) {
           if ((thread.identity & OWNER_MASK) === owner) void thread.worker.terminate();
         }
+      },
+      describe: () => {
+        if (this.#jobs[slot] !== record) return 'done';
+        const word = Atomics.load(this.#states, slot);
+        const owner = word & OWNER_MASK;
+        const cancelled = (word & CANCEL) !== 0 ? ', cancel requested' : '';
+        // A thread's identity is its threadId + 1 (thread-registry.ts).
+        return owner === 0 ? `queued${cancelled}` : `running on worker thread ${owner - 1}${cancelled}`;
       },
     };
   }

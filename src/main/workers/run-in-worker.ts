@@ -248,6 +248,7 @@ async function dispatch(
     `runInWorker(${exportName})`,
     true, // woken by a worker thread: not blocked for autojump
   );
+  wait.detail = () => job.describe();
   // The slot is freed when the thread is done with the job, whatever the caller did meanwhile.
   void job.settled.then((outcome) => {
     if (killTimer !== undefined) clearTimeout(killTimer);

@@ -20,6 +20,7 @@ import {
   workerCallback,
   sleep,
   lowlevel,
+  dumpTaskTree,
   type WorkerPoolOptions,
 } from 'triode';
 import { checkpoint as workerCheckpoint, isCancelled, sleepSync } from 'triode/worker';
@@ -307,6 +308,24 @@ test('Cancelled from a worker is the triode class', async () => {
       })(),
     );
     assert.instance(error, Cancelled);
+  });
+});
+
+test('dumpTaskTree shows each worker call under its caller: running on which thread, or queued', async () => {
+  await openWorkerPoolRun({ maxThreads: 1 }, async (pool) => {
+    const started = new Int32Array(new SharedArrayBuffer(4));
+    await openNursery(async (n) => {
+      n.startSoon(async function caller() {
+        await runInWorker(fixture, 'markStarted', [started, 300], { pool });
+      });
+      n.startSoon(async function waiter() {
+        await runInWorker(fixture, 'add', [1, 2], { pool });
+      });
+      while (Atomics.load(started, 0) === 0) await sleep(1);
+      const tree = dumpTaskTree();
+      assert.match(tree, /task caller#\d+: blocked in runInWorker\(markStarted\) \(running on worker thread \d+\)/, tree);
+      assert.match(tree, /task waiter#\d+: blocked in runInWorker\(add\) \(queued\)/, tree);
+    });
   });
 });
 
