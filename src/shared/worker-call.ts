@@ -1,9 +1,10 @@
 /**
- * What the worker-side API reads: the call a pool thread is running now, and its cancel word (the
+ * What the worker-side API reads: the call the running code belongs to, and its cancel word (the
  * job's STATE word in the scheduler's shared memory; see scheduler.ts). `checkpoint()` is one
  * `Atomics.load` of it; `sleepSync` sleeps on it with `Atomics.wait`, woken by the caller's
  * `Atomics.or` + `Atomics.notify`.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { CANCEL } from './scheduler.js';
 
 /** One call's cancel word: a STATE word of the pool's scheduler. */
@@ -16,8 +17,15 @@ export function isCancelledWord(word: CancelWord): boolean {
   return (Atomics.load(word.words, word.index) & CANCEL) !== 0;
 }
 
-/** The call a worker thread is running now (one at a time per thread), shared across builds. */
-export const CURRENT_CALL = Symbol.for('triode.worker.currentCall');
+/**
+ * The call the running code belongs to. A pool thread may have several calls in progress (async
+ * ones waiting while it runs others), so the call travels with the code in an AsyncLocalStorage:
+ * timers and promises a call creates carry it too (which is also how an error thrown by a timer
+ * is blamed on the call that set it). One storage per thread, shared by the ESM and CJS builds.
+ */
+const CALLS = Symbol.for('triode.worker.calls');
+type GlobalWithCalls = typeof globalThis & { [CALLS]?: AsyncLocalStorage<CurrentCall> };
+const calls: AsyncLocalStorage<CurrentCall> = ((globalThis as GlobalWithCalls)[CALLS] ??= new AsyncLocalStorage<CurrentCall>());
 
 export interface CurrentCall {
   readonly cancelWord: CancelWord;
@@ -26,14 +34,17 @@ export interface CurrentCall {
    * synchronous export (no run) sees and sets, for this call only. Made on first use.
    */
   locals?: Map<object, unknown>;
+  /** The module the call runs (named in reports of errors it leaves behind). */
+  readonly module: string;
+  /** Set once the call has answered: code of it still running after that is a leftover. */
+  finished: boolean;
 }
-
-type GlobalWithCall = typeof globalThis & { [CURRENT_CALL]?: CurrentCall };
 
 export function currentCall(): CurrentCall | undefined {
-  return (globalThis as GlobalWithCall)[CURRENT_CALL];
+  return calls.getStore();
 }
 
-export function setCurrentCall(call: CurrentCall | undefined): void {
-  (globalThis as GlobalWithCall)[CURRENT_CALL] = call;
+/** Runs `fn` as code of `call` (and everything it schedules). */
+export function runAsCall<R>(call: CurrentCall, fn: () => R): R {
+  return calls.run(call, fn);
 }

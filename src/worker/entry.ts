@@ -17,7 +17,6 @@
  * another call's error; the thread then finishes the job it is running and leaves, and the pool
  * starts a fresh one.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { Cancelled } from '../shared/errors.js';
@@ -30,7 +29,7 @@ import { checkSideJob, decodeJob, encodeOutcome, ExportTableReader, type JobOutc
 import { crossThreadLocal, type TaskLocal } from '../main/core/task-local.js';
 import { selfIdentity } from '../shared/thread-registry.js';
 import { IDLE_EXIT_CODE, type ThreadSetup } from '../shared/thread-protocol.js';
-import { isCancelledWord, setCurrentCall, type CancelWord } from '../shared/worker-call.js';
+import { currentCall, isCancelledWord, runAsCall, type CancelWord, type CurrentCall } from '../shared/worker-call.js';
 import { CancelScope } from '../main/core/cancel-scope.js';
 import { run } from '../main/core/runner.js';
 import { endpointFromWire, isSharedChannelWire } from '../main/channels/shared-channel.js';
@@ -59,17 +58,12 @@ function describeThrown(value: unknown): string {
   }
 }
 
-/**
- * Which job a piece of code belongs to: each job runs in this context, and timers and promises
- * it creates carry it, so an uncaught error names its job even when it surfaces later.
- */
-const jobContext = new AsyncLocalStorage<{ finished: boolean; module: string }>();
-
 function stray(value: unknown): void {
   // Code of the job still running failed outside the job's own promise (a timer it set, a
   // rejection it dropped): the thread dies with the error, and that call (only) fails with
   // BrokenWorkerError saying what happened.
-  const job = jobContext.getStore();
+  // (Each job's code, and the timers and promises it makes, carry its call: see worker-call.ts.)
+  const job = currentCall();
   if (job !== undefined && !job.finished) throw value;
   // Left behind by a call that has returned: nobody's error. Reported; the thread retires.
   if (retiring) return;
@@ -268,13 +262,13 @@ function runJob(ticket: number, payload: Uint8Array): Promise<void> | void {
 }
 
 function execute(ticket: number, word: CancelWord, job: Job): Promise<void> | void {
-  const context = { finished: false, module: job.url };
-  const running = jobContext.run(context, () => executeInContext(ticket, word, job));
+  const call: CurrentCall = { cancelWord: word, module: job.url, finished: false };
+  const running = runAsCall(call, () => executeAsCall(ticket, call, job));
   if (running === undefined) {
-    context.finished = true;
+    call.finished = true;
     return;
   }
-  return running.finally(() => (context.finished = true));
+  return running.finally(() => (call.finished = true));
 }
 
 /** The job's TaskLocal values, keyed by this thread's locals of the same names (others are dropped). */
@@ -288,21 +282,21 @@ function localsOf(job: Job): Map<object, unknown> | undefined {
   return map;
 }
 
-function executeInContext(ticket: number, word: CancelWord, job: Job): Promise<void> | void {
+function executeAsCall(ticket: number, call: CurrentCall, job: Job): Promise<void> | void {
+  const word = call.cancelWord;
   lastModule = job.url;
   const key = `${job.exportName}\0${job.url}`;
   const entry = exports.get(key);
   if (entry === undefined) {
     return exportEntry(job.url, job.exportName).then(
-      () => execute(ticket, word, job),
+      () => executeAsCall(ticket, call, job),
       (error: unknown) => settle(ticket, () => ({ ok: false, error: errorToWire(error) })),
     );
   }
   const cleanups: Array<() => void> = [];
-  const locals = localsOf(job);
-  setCurrentCall(locals === undefined ? { cancelWord: word } : { cancelWord: word, locals });
+  // Resolved once the module is loaded: its TaskLocals exist only from then on.
+  const locals = (call.locals = localsOf(job));
   const done = () => {
-    setCurrentCall(undefined);
     for (const cleanup of cleanups) cleanup();
   };
   const succeed = (value: unknown) => {
