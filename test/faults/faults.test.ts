@@ -330,6 +330,14 @@ test('a kill that arrives as its call finishes never lands on the next call of t
   });
 });
 
+test('threads that cannot start fail the queued calls with the reason, instead of being restarted forever', async () => {
+  await withPoolWithin(30_000, { maxThreads: 2, resourceLimits: { maxOldGenerationSizeMb: 1, maxYoungGenerationSizeMb: 1 } }, async (pool) => {
+    const error = await rejection(runInWorker(fixture, 'add', [1, 2], { pool }));
+    assert.instance(error, BrokenWorkerError);
+    assert.match((error as Error).message, /cannot start: .*memory/);
+  });
+});
+
 test("a fresh process's very first call, killed: its thread is found and terminated", async () => {
   const script = fileURLToPath(new URL('../fixtures/first-call-kill.js', import.meta.url));
   const out = await new Promise<{ code: number | null; text: string }>((resolve) => {

@@ -456,9 +456,10 @@ export class WorkerPool {
       );
     }
     if (this.#closed) return;
-    if (!thread.ready) {
-      // It died before running a line of its loop: a new thread would too. Fail the queued
-      // calls with the reason instead of starting threads forever; the next call tries again.
+    if (!thread.ready && ![...this.#threads.values()].some((other) => other.ready)) {
+      // It died before running a line of its loop, and no thread is up: a new thread would die
+      // too. Fail the queued calls with the reason instead of starting threads forever; the next
+      // call tries again. (With a thread up, the queued calls are its to take.)
       for (const record of this.#jobs) {
         if (record === undefined || ownerOf(this.#states, record.slot) !== 0) continue;
         if (!cancelJob(this.#states, record.slot)) continue;
