@@ -10,6 +10,7 @@
  *              array), or V8_LOCALS (v8.serialize of `[args, locals]`: the caller's cross-thread
  *              TaskLocal values as `[name, value]` pairs)
  *     [2]      FLAGS: KILLABLE (the caller may terminate the thread when it cancels the call)
+ *     [3]      REPLY_TO: the reply ring the outcome goes to (0: the main thread's, i + 1: thread i's)
  *     [4..8)   the export's id (BY_ID)
  *     then     BY_NAME: u16 url length, u16 name length, url, name (UTF-8); then the arguments
  *
@@ -218,6 +219,7 @@ export function encodeJob(
   maxBytes: number,
   locals?: ReadonlyArray<readonly [string, unknown]>,
   killable = false,
+  replyTo = 0,
 ): Uint8Array | undefined {
   const out = scratch;
   out.reset();
@@ -225,7 +227,7 @@ export function encodeJob(
   const fast = locals === undefined && args.length < 256 && args.every(isFast);
   out.u8(fast ? FORM_FAST : locals === undefined ? FORM_V8 : FORM_V8_LOCALS);
   out.u8(killable ? FLAG_KILLABLE : 0);
-  out.u8(0);
+  out.u8(replyTo);
   if (typeof ref === 'number') {
     out.u32(ref);
   } else {
@@ -251,16 +253,17 @@ export function encodeJob(
 }
 
 /** The payload of a job frame whose arguments wait on the main thread. */
-export function encodeSideJob(killable = false): Uint8Array {
-  return Uint8Array.of(KIND_SIDE, FORM_FAST, killable ? FLAG_KILLABLE : 0, 0);
+export function encodeSideJob(killable = false, replyTo = 0): Uint8Array {
+  return Uint8Array.of(KIND_SIDE, FORM_FAST, killable ? FLAG_KILLABLE : 0, replyTo);
 }
 
 /** A decoded job frame. */
 export type DecodedJob =
-  | { readonly side: true; readonly killable: boolean }
+  | { readonly side: true; readonly killable: boolean; readonly replyTo: number }
   | {
       readonly side: false;
       readonly killable: boolean;
+      readonly replyTo: number;
       readonly ref: ExportRef;
       readonly args: unknown[];
       readonly locals: Array<[string, unknown]> | undefined;
@@ -289,8 +292,8 @@ export function decodeJob(payload: Uint8Array): DecodedJob {
   const kind = read.u8();
   const form = read.u8();
   const killable = (read.u8() & FLAG_KILLABLE) !== 0;
-  read.u8();
-  if (kind === KIND_SIDE) return { side: true, killable };
+  const replyTo = read.u8();
+  if (kind === KIND_SIDE) return { side: true, killable, replyTo };
   let ref: ExportRef;
   if (kind === KIND_BY_ID) {
     ref = read.u32();
@@ -319,7 +322,7 @@ export function decodeJob(payload: Uint8Array): DecodedJob {
   } else {
     throw new TypeError('triode: a malformed job');
   }
-  return { side: false, killable, ref, args, locals };
+  return { side: false, killable, replyTo, ref, args, locals };
 }
 
 // ---- outcomes ------------------------------------------------------------------------------------

@@ -37,6 +37,32 @@
  */
 
 export const JOB_SLOTS = 4096;
+/**
+ * Which caller owns which slots: the main thread the first MAIN_SLOTS, each pool thread (by its
+ * index, reused when a thread is replaced) an equal share of the rest, for its nested calls. A
+ * slot's caller is therefore known from its number alone (see callerOfSlot).
+ */
+export const MAIN_SLOTS = 2048;
+/** Reply rings are named by a byte: at most this many pool threads can make nested calls. */
+export const MAX_CALLING_THREADS = 255;
+
+function slotsPerThread(maxThreads: number): number {
+  return Math.floor((JOB_SLOTS - MAIN_SLOTS) / Math.min(maxThreads, MAX_CALLING_THREADS));
+}
+
+/** The slots of the caller behind reply ring `replyTo` (0: the main thread; i + 1: thread i). */
+export function slotsOf(replyTo: number, maxThreads: number): number[] {
+  if (replyTo === 0) return Array.from({ length: MAIN_SLOTS }, (_, i) => i);
+  if (replyTo > MAX_CALLING_THREADS) return [];
+  const per = slotsPerThread(maxThreads);
+  const from = MAIN_SLOTS + (replyTo - 1) * per;
+  return Array.from({ length: per }, (_, i) => from + i);
+}
+
+/** The reply ring of the caller owning `slot` (0: the main thread). */
+export function callerOfSlot(slot: number, maxThreads: number): number {
+  return slot < MAIN_SLOTS ? 0 : 1 + Math.floor((slot - MAIN_SLOTS) / slotsPerThread(maxThreads));
+}
 export const CANCEL = 1 << 30;
 const GEN_SHIFT = 20;
 const GEN_MASK = 0x3ff;

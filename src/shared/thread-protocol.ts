@@ -7,7 +7,11 @@
 /** Given to each pool thread as its workerData. */
 export interface ThreadSetup {
   readonly submissions: SharedArrayBuffer;
-  readonly completions: SharedArrayBuffer;
+  /** Reply rings: [0] the main thread's, [i + 1] pool thread i's (this one's is [index + 1]). */
+  readonly replies: SharedArrayBuffer[];
+  /** This thread's index: its reply ring and its job slots for nested calls (scheduler.ts). */
+  readonly index: number;
+  readonly maxThreads: number;
   readonly states: SharedArrayBuffer;
   /** The pool's export table (job-codec.ts). */
   readonly exports: SharedArrayBuffer;
@@ -26,5 +30,9 @@ export type ThreadMessage =
   | { readonly type: 'job'; readonly ticket: number; readonly url?: string; readonly exportName?: string; readonly args?: unknown[]; readonly missing?: boolean }
   /** Thread → main: a result too large for the completion ring, encoded (scheduler.ts). */
   | { readonly type: 'result'; readonly ticket: number; readonly bytes: Uint8Array }
+  /** Thread → main: it queued nested calls (the pool starts threads if it needs more). */
+  | { readonly type: 'spawn'; readonly ticket?: undefined }
+  /** Thread → main: terminate the thread running this nested call of mine (kill mode). */
+  | { readonly type: 'kill'; readonly ticket: number }
   /** Thread → main: an error no call owns (a timer or a rejection left behind); the thread retires. */
   | { readonly type: 'stray'; readonly ticket?: undefined; readonly module: string; readonly text: string };

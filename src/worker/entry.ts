@@ -23,8 +23,9 @@ import { Cancelled } from '../shared/errors.js';
 import { isCallbackWire } from '../shared/callback-wire.js';
 import { whyUncloneable } from '../shared/cloneable.js';
 import { describedErrorWire, errorFromWire, errorToWire } from '../shared/error-wire.js';
-import { H_DATA, H_SPACE, H_WAIT_RECV, H_WAIT_SEND, maxPayload, readFrames, tryWrite, usedBytes, viewRing, WriteResult } from '../shared/ring.js';
-import { awaitRelease, C_MIN_THREADS, C_THREADS, claimJob, slotOfTicket, type Job } from '../shared/scheduler.js';
+import { H_DATA, H_SPACE, H_WAIT_RECV, H_WAIT_SEND, maxPayload, readFrames, tryWrite, usedBytes, viewRing, WriteResult, type RingView } from '../shared/ring.js';
+import { awaitRelease, C_MIN_THREADS, C_THREADS, claimJob, MAX_CALLING_THREADS, slotOfTicket, slotsOf, type Job } from '../shared/scheduler.js';
+import { setThreadPool, ThreadClient } from '../main/workers/thread-client.js';
 import { checkSideJob, decodeJob, encodeOutcome, ExportTableReader, type JobOutcome } from '../shared/job-codec.js';
 import { crossThreadLocal, type TaskLocal } from '../main/core/task-local.js';
 import { selfIdentity } from '../shared/thread-registry.js';
@@ -40,7 +41,13 @@ type AnyFunction = (...args: unknown[]) => unknown;
 const setup = workerData as ThreadSetup;
 const port = parentPort!;
 const submissions = viewRing(setup.submissions);
-const completions = viewRing(setup.completions);
+/** The reply rings (viewed on first use): [0] the main thread's, [i + 1] pool thread i's. */
+const replyRings: Array<RingView | undefined> = [];
+function replyRing(replyTo: number): RingView | undefined {
+  const sab = setup.replies[replyTo];
+  if (sab === undefined) return undefined;
+  return (replyRings[replyTo] ??= viewRing(sab));
+}
 const states = new Int32Array(setup.states);
 const exportTable = new ExportTableReader(setup.exports);
 const me = selfIdentity();
@@ -100,17 +107,24 @@ function fetchSideJob(ticket: number): Promise<Job | undefined> {
 
 // ---- results ------------------------------------------------------------------------------------
 
-/** Tickets of running jobs whose callers may terminate this thread when they cancel them. */
-const killableTickets = new Set<number>();
+/** What a running job's frame said about its answer: where it goes, and whether its caller may kill. */
+const answers = new Map<number, { replyTo: number; killable: boolean }>();
 
 /** Publishes a job's outcome (see publish); a killable, cancelled job is then waited out (see awaitRelease). */
 function complete(ticket: number, outcome: JobOutcome): void {
-  publish(ticket, outcome);
-  if (killableTickets.delete(ticket)) awaitRelease(states, slotOfTicket(ticket), me);
+  const answer = answers.get(ticket) ?? { replyTo: 0, killable: false };
+  answers.delete(ticket);
+  publish(ticket, outcome, answer.replyTo);
+  if (answer.killable) awaitRelease(states, slotOfTicket(ticket), me);
 }
 
-/** Publishes a job's outcome: in the completion ring, or (too large for it) as a message. */
-function publish(ticket: number, outcome: JobOutcome): void {
+/**
+ * Publishes a job's outcome in its caller's reply ring, or, too large for it, as a message to the
+ * main thread (for the main thread's own calls; a nested call's caller is refused such a result).
+ */
+function publish(ticket: number, outcome: JobOutcome, replyTo: number): void {
+  const ring = replyRing(replyTo);
+  if (ring === undefined) return; // a forged reply ring: nobody to answer
   let bytes: Uint8Array;
   try {
     bytes = encodeOutcome(outcome);
@@ -118,14 +132,21 @@ function publish(ticket: number, outcome: JobOutcome): void {
     const what = outcome.ok ? 'its result cannot be sent back to the calling thread' : 'the value it threw cannot be sent to the calling thread';
     bytes = encodeOutcome({ ok: false, error: describedErrorWire(`${what}: ${describeThrown(error)}`) });
   }
-  if (bytes.byteLength > maxPayload(completions) >> 2) {
+  if (replyTo === 0 && bytes.byteLength > maxPayload(ring) >> 2) {
     port.postMessage({ type: 'result', ticket, bytes: bytes.slice() }); // (bytes is a view of a scratch buffer)
     return;
   }
-  const header = completions.header;
+  if (bytes.byteLength > maxPayload(ring)) {
+    const size = bytes.byteLength;
+    bytes = encodeOutcome({
+      ok: false,
+      error: describedErrorWire(`a nested call's outcome of ${size} bytes is larger than its caller's reply ring (${maxPayload(ring)} bytes)`),
+    });
+  }
+  const header = ring.header;
   for (;;) {
     const seen = Atomics.load(header, H_SPACE);
-    if (tryWrite(completions, ticket, bytes) === WriteResult.Written) return;
+    if (tryWrite(ring, ticket, bytes) === WriteResult.Written) return;
     // Full: the main thread drains it in batches; sleep until it frees space.
     Atomics.add(header, H_WAIT_SEND, 1);
     Atomics.wait(header, H_SPACE, seen, 5);
@@ -248,7 +269,7 @@ function runJob(ticket: number, payload: Uint8Array): Promise<void> | void {
   let job: Job;
   try {
     const decoded = decodeJob(payload);
-    if (decoded.killable) killableTickets.add(ticket);
+    answers.set(ticket, { replyTo: decoded.replyTo, killable: decoded.killable });
     if (decoded.side) {
       return fetchSideJob(ticket).then((sideJob) => (sideJob === undefined ? undefined : execute(ticket, word, sideJob)));
     }
@@ -309,7 +330,12 @@ function executeAsCall(ticket: number, call: CurrentCall, job: Job): Promise<voi
   };
   try {
     const args = reviveArgs(job.args, cleanups);
-    if (entry.async !== false) return runInOwnRun(entry, args, word, locals).then(succeed, fail);
+    // Only a job known to be async lets the thread take others meanwhile: the first call of an
+    // export not declared async runs in a run() only to learn what it returns, and is waited for.
+    if (entry.async !== false) {
+      concurrent = entry.async === true;
+      return runInOwnRun(entry, args, word, locals).then(succeed, fail);
+    }
     const value = entry.fn(...args);
     if (isThenable(value)) {
       // Learned late: its next calls run in their own run().
@@ -367,18 +393,54 @@ function leave(): boolean {
   }
 }
 
+/** Async jobs in progress on this thread (waiting on timers, I/O or nested calls). */
+let asyncJobs = 0;
+/** Set by the job just started: whether the thread may take other jobs while it waits. */
+let concurrent = false;
+/** How long a thread with async jobs in progress waits for new jobs before looking at them again. */
+const BUSY_SLICE_MS = 2;
+
+/**
+ * With async jobs in progress the thread must keep its event loop running (their promises, and
+ * the outcomes of their nested calls, arrive through it), so it waits for new jobs with
+ * `Atomics.waitAsync`, in short slices (to notice its async jobs ending). Each wait is over
+ * before the next begins: a waiter left pending on the word would take a wake-up meant for this
+ * thread's next wait (notify wakes waiters in order).
+ */
+async function waitWhileBusy(): Promise<void> {
+  const header = submissions.header;
+  const seen = Atomics.load(header, H_DATA);
+  if (usedBytes(submissions) > 0) return;
+  Atomics.add(header, H_WAIT_RECV, 1);
+  try {
+    const waiting = Atomics.waitAsync(header, H_DATA, seen, BUSY_SLICE_MS);
+    if (waiting.async) await waiting.value;
+  } finally {
+    Atomics.sub(header, H_WAIT_RECV, 1);
+  }
+}
+
 async function loop(): Promise<void> {
   let sinceYield = 0;
   for (;;) {
-    if (retiring) process.exit(0);
-    const job = take();
+    if (retiring && asyncJobs === 0) process.exit(0);
+    const job = retiring ? undefined : take();
     if (job === undefined) {
-      if (!(await idle())) process.exit(IDLE_EXIT_CODE);
+      if (asyncJobs > 0) await waitWhileBusy();
+      else if (!(await idle())) process.exit(IDLE_EXIT_CODE);
       continue;
     }
+    concurrent = false;
     const pending = runJob(job[0], job[1]);
-    if (pending !== undefined) await pending;
-    // Let the event loop run now and then (timers, messages), and after every async job.
+    if (pending !== undefined && !concurrent) {
+      await pending;
+    } else if (pending !== undefined) {
+      // It waits on something: take other jobs meanwhile (a job waiting on nested calls must not
+      // keep its thread from running them). Its outcome is published when it ends.
+      asyncJobs++;
+      void pending.finally(() => asyncJobs--);
+    }
+    // Let the event loop run now and then (timers, messages), and after every async job starts.
     if (pending !== undefined || ++sinceYield >= 64) {
       sinceYield = 0;
       await yieldToEventLoop();
@@ -386,5 +448,16 @@ async function loop(): Promise<void> {
   }
 }
 
+setThreadPool(
+  new ThreadClient(
+    states,
+    submissions,
+    replyRing(setup.index + 1) ?? replyRing(0)!,
+    setup.index + 1,
+    setup.index < MAX_CALLING_THREADS ? slotsOf(setup.index + 1, setup.maxThreads) : [],
+    setup.maxThreads,
+    (message) => port.postMessage(message),
+  ),
+);
 port.postMessage({ type: 'ready' });
 void loop();

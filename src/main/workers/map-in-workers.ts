@@ -75,7 +75,7 @@ export async function* mapInWorkers<T, R = unknown>(
     if (bad !== undefined) throw new TypeError(`mapInWorkers: ${bad}, which cannot be sent to a worker thread`);
   }
   const pool = options.pool ?? defaultWorkerPool();
-  const maxThreads = pool.statistics().maxThreads;
+  const maxThreads = pool.maxThreads;
   const concurrency = options.concurrency ?? maxThreads;
   const ordered = options.ordered ?? true;
   const maxInFlight = options.maxInFlight ?? 1024 * concurrency;

@@ -4,9 +4,10 @@
  *
  * A call takes a token from the pool's limiter (one per job slot), then its job is published in
  * the submission ring; whichever thread is free takes it, so a thread that finishes a job starts
- * the next without a round trip to the main thread. Results come back through the completion
- * ring, read in batches: one `Atomics.waitAsync` for the main thread, however many calls are in
- * flight. The main thread never blocks and never spins.
+ * the next without a round trip to the main thread. Results come back through the main thread's
+ * reply ring, read in batches: one `Atomics.waitAsync` for the main thread, however many calls are
+ * in flight (job-client.ts: the caller's side, shared with the pool threads' nested calls). The
+ * main thread never blocks and never spins.
  *
  * Why not piscina any more: piscina dispatches one `postMessage` per call and keeps the next job
  * in its main-thread queue, so every call pays a full round trip between threads; its queue
@@ -18,30 +19,33 @@
  * process alive by itself.
  */
 import { availableParallelism } from 'node:os';
-import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
-import { BrokenWorkerError, Cancelled, ClosedResourceError, TriodeInternalError } from '../../shared/errors.js';
-import { errorFromWire } from '../../shared/error-wire.js';
-import { createRing, H_DATA, H_WAIT_RECV, maxPayload, openEndpoint, readFrames, tryWrite, viewRing, WriteResult, type RingView } from '../../shared/ring.js';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { BrokenWorkerError, Cancelled, ClosedResourceError } from '../../shared/errors.js';
+import { errorToWire } from '../../shared/error-wire.js';
+import { createRing, openEndpoint, tryWrite, viewRing, WriteResult, type RingView } from '../../shared/ring.js';
 import {
-  CANCEL,
   C_MIN_THREADS,
   C_THREADS,
+  callerOfSlot,
   cancelJob,
   createStates,
   generationOfTicket,
   JOB_SLOTS,
+  MAX_CALLING_THREADS,
   OWNER_MASK,
   ownerOf,
-  queueJob,
-  releaseJob,
   slotOfTicket,
+  slotsOf,
   ticketOf,
 } from '../../shared/scheduler.js';
-import { createExportTable, decodeOutcome, encodeJob, encodeSideJob, ExportTableWriter, type JobOutcome } from '../../shared/job-codec.js';
+import { createExportTable, encodeOutcome, ExportTableWriter, type ExportRef } from '../../shared/job-codec.js';
 import { ensureRegistry, identityOf, markThreadDead, registerThread } from '../../shared/thread-registry.js';
 import { IDLE_EXIT_CODE, type ThreadMessage, type ThreadSetup } from '../../shared/thread-protocol.js';
 import { checkFunction, checkInteger, describe } from '../core/validate.js';
-import { CapacityLimiter } from '../sync/capacity-limiter.js';
+import { JobClient, type JobRecord, type JobSubmitter } from './job-client.js';
+import { threadPool } from './thread-client.js';
+
+export type { JobResult, JobSubmitter, WorkerJobHandle } from './job-client.js';
 
 export interface WorkerPoolOptions {
   /** Most threads at once (default: `os.availableParallelism()`). */
@@ -63,36 +67,11 @@ export interface WorkerPoolStatistics {
   completedCalls: number;
 }
 
-/** How a job ended, for its caller: a value or an error (never rejects). */
-export type JobResult = { value: unknown } | { error: unknown };
-
-/** @internal a job handed to the pool. */
-export interface WorkerJobHandle {
-  /** Settles when the job is over: its value or error (never rejects). */
-  readonly settled: Promise<JobResult>;
-  /** Sets the cancel bit; true when the job had not started (it never will). */
-  cancel(): boolean;
-  /** Terminates the thread running the job; the job then settles with Cancelled. */
-  kill(): void;
-  /** Where the job is now, for dumpTaskTree: "queued", "running on thread N", "done". */
-  describe(): string;
-}
-
-interface JobRecord {
-  readonly slot: number;
-  readonly generation: number;
-  readonly url: string;
-  readonly exportName: string;
-  /** Arguments for the side path (transfer lists, shared buffers, values too large for the ring). */
-  readonly side: { args: unknown[]; transfer: TransferListItem[]; locals: Array<[string, unknown]> | undefined } | undefined;
-  readonly resolve: (result: JobResult) => void;
-  readonly onSettled: (() => void) | undefined;
-  killed: boolean;
-}
-
 interface ThreadRecord {
   readonly worker: Worker;
   readonly identity: number;
+  /** Which reply ring and slots are its for nested calls (reused when it is replaced). */
+  readonly index: number;
   error: Error | undefined;
   /** Set by the thread's first message: it loaded and runs its loop. */
   ready: boolean;
@@ -122,8 +101,10 @@ function threadExecArgv(): string[] | undefined {
 /** Where the thread entry is, next to this module in `dist/` (named by path, never imported). */
 const entryUrl = new URL('./worker-entry.js', import.meta.url);
 
-/** Size of each ring; a job or result larger than a quarter of it takes the side path. */
+/** Size of the submission ring and the main thread's reply ring; a job or result larger than a quarter of it takes the side path. */
 const RING_BYTES = 1 << 20;
+/** Size of a pool thread's reply ring (its nested calls' outcomes). */
+const THREAD_RING_BYTES = 256 * 1024;
 
 /**
  * A pool of worker threads for `runInWorker` / `workerModule` / `mapInWorkers`.
@@ -134,35 +115,27 @@ const RING_BYTES = 1 << 20;
  * });
  * ```
  */
-export class WorkerPool {
-  /** @internal calls wait here for a job slot */ readonly limiter = new CapacityLimiter(JOB_SLOTS);
-  readonly #maxThreads: number;
+export class WorkerPool extends JobClient {
+  readonly maxThreads: number;
   readonly #minThreads: number;
   readonly #idleTimeoutMs: number;
   readonly #resourceLimits: ResourceLimits | undefined;
-  readonly #submissions: RingView;
-  readonly #completions: RingView;
-  readonly #states = createStates();
   readonly #exports = new ExportTableWriter(createExportTable());
-  /** Jobs published since the last wake-up of sleeping threads (one notify per batch). */
-  #unannounced = 0;
-  readonly #jobs: Array<JobRecord | undefined> = new Array(JOB_SLOTS);
-  readonly #freeSlots: number[] = [];
+  /** Reply rings: [0] the main thread's, [i + 1] pool thread i's. */
+  readonly #replyRings: RingView[];
   readonly #threads = new Map<number, ThreadRecord>();
-  /** Job frames that did not fit the submission ring yet, in order. */
-  readonly #backlog: Array<[ticket: number, payload: Uint8Array]> = [];
-  #inFlight = 0;
-  #completed = 0;
-  #armed = false;
+  readonly #freeIndices: number[] = [];
+  /** Failure outcomes for pool threads' nested calls, waiting for a moment their reply ring takes them. */
+  readonly #undelivered: Array<[ring: RingView, ticket: number, payload: Uint8Array]> = [];
   #closed = false;
 
   constructor(options: WorkerPoolOptions = {}) {
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`WorkerPool: options must be an object, got ${describe(options)}`);
     }
-    this.#maxThreads = checkInteger('WorkerPool', 'maxThreads', options.maxThreads ?? availableParallelism(), 1);
-    this.#minThreads = checkInteger('WorkerPool', 'minThreads', options.minThreads ?? 0, 0);
-    if (this.#minThreads > this.#maxThreads) throw new RangeError('WorkerPool: minThreads must not exceed maxThreads');
+    const maxThreads = checkInteger('WorkerPool', 'maxThreads', options.maxThreads ?? availableParallelism(), 1);
+    const minThreads = checkInteger('WorkerPool', 'minThreads', options.minThreads ?? 0, 0);
+    if (minThreads > maxThreads) throw new RangeError('WorkerPool: minThreads must not exceed maxThreads');
     const idleTimeout = options.idleTimeoutMs ?? 1000;
     if (typeof idleTimeout !== 'number' || Number.isNaN(idleTimeout) || idleTimeout < 0) {
       throw new RangeError(`WorkerPool: idleTimeoutMs must be a non-negative number, got ${describe(idleTimeout)}`);
@@ -170,16 +143,21 @@ export class WorkerPool {
     if (options.resourceLimits !== undefined && (options.resourceLimits === null || typeof options.resourceLimits !== 'object')) {
       throw new TypeError(`WorkerPool: resourceLimits must be an object, got ${describe(options.resourceLimits)}`);
     }
+    const states = createStates();
+    const submissions = viewRing(createRing(RING_BYTES));
+    const replyRings = [viewRing(createRing(RING_BYTES))];
+    for (let i = 0; i < Math.min(maxThreads, MAX_CALLING_THREADS); i++) replyRings.push(viewRing(createRing(THREAD_RING_BYTES)));
+    // Each ring's reader, for the ring's rules (a ring with no receiver refuses frames).
+    for (const ring of [submissions, ...replyRings]) openEndpoint(ring, 'receive');
+    super(states, submissions, replyRings[0]!, 0, slotsOf(0, maxThreads));
+    this.maxThreads = maxThreads;
+    this.#minThreads = minThreads;
     this.#idleTimeoutMs = idleTimeout;
     this.#resourceLimits = options.resourceLimits;
-    this.#submissions = viewRing(createRing(RING_BYTES));
-    this.#completions = viewRing(createRing(RING_BYTES));
-    // The rings' readers, for the ring's rules (a ring with no receiver refuses frames).
-    openEndpoint(this.#submissions, 'receive');
-    openEndpoint(this.#completions, 'receive');
-    Atomics.store(this.#states, C_MIN_THREADS, this.#minThreads);
-    for (let slot = JOB_SLOTS - 1; slot >= 0; slot--) this.#freeSlots.push(slot);
-    for (let i = 0; i < this.#minThreads; i++) this.#spawn();
+    this.#replyRings = replyRings;
+    Atomics.store(states, C_MIN_THREADS, minThreads);
+    for (let i = maxThreads - 1; i >= 0; i--) this.#freeIndices.push(i);
+    for (let i = 0; i < minThreads; i++) this.#spawn();
   }
 
   /** @internal */
@@ -191,182 +169,60 @@ export class WorkerPool {
     return this.#closed;
   }
 
-  /**
-   * @internal publishes one job (the caller holds a limiter token). `onSettled` (idempotent)
-   * runs when the job settles, and at once when it is cancelled before it starts. With a
-   * `transfer` list (empty for arguments holding shared memory) the arguments go by message.
-   */
-  submit(
-    url: string,
-    exportName: string,
-    args: unknown[],
-    transfer: TransferListItem[] | undefined,
-    onSettled?: () => void,
-    locals?: Array<[string, unknown]>,
-    killable = false,
-  ): WorkerJobHandle {
-    this.checkOpen();
-    const slot = this.#freeSlots.pop();
-    if (slot === undefined) throw new TriodeInternalError('worker pool: no free job slot although a token was held');
-    const generation = queueJob(this.#states, slot);
-    // A transfer list (even empty: the caller found shared memory in the arguments) takes the
-    // message path; so do arguments that do not serialize (endpoints) or are large.
-    const inline =
-      transfer === undefined ? encodeJob(this.#exports.refOf(url, exportName), args, maxPayload(this.#submissions) >> 2, locals, killable) : undefined;
-    let resolve!: (result: JobResult) => void;
-    const settled = new Promise<JobResult>((r) => (resolve = r));
-    const record: JobRecord = {
-      slot,
-      generation,
-      url,
-      exportName,
-      side: inline === undefined ? { args, transfer: transfer ?? [], locals } : undefined,
-      resolve,
-      onSettled,
-      killed: false,
-    };
-    this.#jobs[slot] = record;
-    if (this.#inFlight++ === 0) this.#refThreads(true);
-    this.#publish(ticketOf(slot, generation), inline ?? encodeSideJob(killable));
+  protected exportRef(url: string, exportName: string): ExportRef {
+    return this.#exports.refOf(url, exportName);
+  }
+
+  protected inFlightChanged(busy: boolean): void {
+    for (const thread of this.#threads.values()) {
+      if (busy) thread.worker.ref();
+      else thread.worker.unref();
+    }
+  }
+
+  protected published(): void {
     this.#ensureThreads();
-    this.#armCompletions();
-    return {
-      settled,
-      cancel: () => {
-        if (this.#jobs[slot] !== record) return false;
-        if (!cancelJob(this.#states, slot)) return false;
-        // Never claimed: no thread will start it (its frame is dropped by whoever takes it).
-        this.#finish(record, { error: new Cancelled('cancelled before it started') });
-        return true;
-      },
-      kill: () => {
-        // An outcome already published means the thread is done with the job: nothing to kill
-        // (and it may be running another job by now). A thread that publishes one after this
-        // point waits for its release before it takes another job (see releaseJob).
-        this.#drainCompletions();
-        if (this.#jobs[slot] !== record) return;
-        record.killed = true;
-        const owner = ownerOf(this.#states, slot);
-        for (const thread of this.#threads.values()) {
-          if ((thread.identity & OWNER_MASK) === owner) void thread.worker.terminate();
-        }
-      },
-      describe: () => {
-        if (this.#jobs[slot] !== record) return 'done';
-        const word = Atomics.load(this.#states, slot);
-        const owner = word & OWNER_MASK;
-        const cancelled = (word & CANCEL) !== 0 ? ', cancel requested' : '';
-        // A thread's identity is its threadId + 1 (thread-registry.ts).
-        return owner === 0 ? `queued${cancelled}` : `running on worker thread ${owner - 1}${cancelled}`;
-      },
-    };
   }
 
-  /**
-   * Writes a job frame (or keeps a copy, in order, behind those that did not fit yet), and
-   * schedules one wake-up of sleeping threads for all the jobs published in this turn.
-   */
-  #publish(ticket: number, payload: Uint8Array): void {
-    if (this.#backlog.length === 0 && tryWrite(this.#submissions, ticket, payload, 0) === WriteResult.Written) {
-      if (this.#unannounced++ === 0) queueMicrotask(this.#announce);
-      return;
-    }
-    this.#backlog.push([ticket, payload.slice()]);
+  protected canSend(): boolean {
+    return true;
   }
 
-  /** Wakes as many sleeping threads as jobs were published (a thread that is awake takes them itself). */
-  readonly #announce = (): void => {
-    const count = this.#unannounced;
-    this.#unannounced = 0;
-    const header = this.#submissions.header;
-    if (Atomics.load(header, H_WAIT_RECV) > 0) Atomics.notify(header, H_DATA, count);
-  };
-
-  /** Moves backlogged job frames into the ring as space frees up (after each batch of completions). */
-  #flushBacklog(): void {
-    while (this.#backlog.length > 0) {
-      const [ticket, payload] = this.#backlog[0]!;
-      if (tryWrite(this.#submissions, ticket, payload, 0) !== WriteResult.Written) return;
-      this.#backlog.shift();
-      if (this.#unannounced++ === 0) queueMicrotask(this.#announce);
-    }
-  }
-
-  /** Keeps one Atomics.waitAsync on the completion ring while calls are in flight. */
-  #armCompletions(): void {
-    while (!this.#armed && this.#inFlight > 0) {
-      const header = this.#completions.header;
-      const seen = Atomics.load(header, H_DATA);
-      this.#drainCompletions();
-      if (this.#inFlight === 0) return;
-      Atomics.add(header, H_WAIT_RECV, 1);
-      const waiting = Atomics.waitAsync(header, H_DATA, seen);
-      if (!waiting.async) {
-        Atomics.sub(header, H_WAIT_RECV, 1);
-        continue;
-      }
-      this.#armed = true;
-      void waiting.value.then(() => {
-        Atomics.sub(header, H_WAIT_RECV, 1);
-        this.#armed = false;
-        this.#armCompletions();
-      });
-    }
-  }
-
-  /** Settles every call whose result is in the completion ring. */
-  #drainCompletions(): void {
-    while (readFrames(this.#completions, 1024, (ticket, payload) => this.#complete(ticket, payload)) > 0) {
-      // keep reading: a batch is at most what the scratch holds
-    }
-    this.#flushBacklog();
-  }
-
-  /** One result, from the ring or the side path: decoded defensively, for its own call only. */
-  #complete(ticket: number, payload: Uint8Array): void {
-    const record = this.#jobs[slotOfTicket(ticket)];
-    if (record === undefined || record.generation !== generationOfTicket(ticket)) return; // stale or forged
-    let outcome: JobOutcome;
-    try {
-      outcome = decodeOutcome(payload);
-    } catch (error) {
-      const reason = (error as Error).message;
-      this.#finish(record, { error: new TypeError(`runInWorker: ${record.exportName}'s ${reason}`, { cause: error }) });
-      return;
-    }
-    if (outcome.ok) {
-      this.#finish(record, { value: outcome.value });
-    } else {
-      this.#finish(record, { error: errorFromWire(outcome.error, `at ${record.exportName} (in a worker thread, ${record.url})`) });
-    }
-  }
-
-  #finish(record: JobRecord, result: JobResult): void {
-    if (this.#jobs[record.slot] !== record) return;
-    this.#jobs[record.slot] = undefined;
-    releaseJob(this.#states, record.slot);
-    this.#freeSlots.push(record.slot);
-    this.#completed++;
-    if (--this.#inFlight === 0) this.#refThreads(false);
-    try {
-      record.onSettled?.();
-    } finally {
-      record.resolve(result);
+  protected killJob(record: JobRecord): void {
+    const owner = ownerOf(this.states, record.slot);
+    for (const thread of this.#threads.values()) {
+      if ((thread.identity & OWNER_MASK) === owner) void thread.worker.terminate();
     }
   }
 
   // ---- threads ---------------------------------------------------------------------------------
 
   #ensureThreads(): void {
-    const wanted = Math.min(this.#maxThreads, Math.max(this.#minThreads, this.#inFlight));
-    while (!this.#closed && this.#threads.size < wanted) this.#spawn();
+    // Nested calls count too: a thread waiting on them takes other jobs meanwhile, but queued
+    // jobs beyond the threads' reach must not wait for a thread that is never started.
+    const wanted = Math.min(this.maxThreads, Math.max(this.#minThreads, this.inFlight + this.#nestedInFlight()));
+    while (!this.#closed && this.#threads.size < wanted && this.#freeIndices.length > 0) this.#spawn();
+  }
+
+  /** Jobs in flight that pool threads made (nested calls), from the shared STATE words. */
+  #nestedInFlight(): number {
+    if (this.#threads.size === 0) return 0;
+    let count = 0;
+    for (let slot = slotsOf(1, this.maxThreads)[0] ?? JOB_SLOTS; slot < JOB_SLOTS; slot++) {
+      const owner = Atomics.load(this.states, slot) & OWNER_MASK;
+      if (owner !== OWNER_MASK && (owner !== 0 || Atomics.load(this.states, slot) !== 0)) count++;
+    }
+    return count;
   }
 
   #spawn(): void {
+    const index = this.#freeIndices.pop()!;
     const setup: ThreadSetup = {
-      submissions: this.#submissions.sab,
-      completions: this.#completions.sab,
-      states: this.#states.buffer as SharedArrayBuffer,
+      submissions: this.submissions.sab,
+      replies: this.#replyRings.map((ring) => ring.sab),
+      index,
+      maxThreads: this.maxThreads,
+      states: this.states.buffer as SharedArrayBuffer,
       exports: this.#exports.sab,
       idleTimeoutMs: this.#idleTimeoutMs,
     };
@@ -382,21 +238,14 @@ export class WorkerPool {
     const identity = identityOf(worker.threadId);
     // Registered before it runs a line, so its locks and jobs are known to be its own.
     registerThread(identity);
-    Atomics.add(this.#states, C_THREADS, 1);
-    const thread: ThreadRecord = { worker, identity, error: undefined, ready: false };
+    Atomics.add(this.states, C_THREADS, 1);
+    const thread: ThreadRecord = { worker, identity, index, error: undefined, ready: false };
     this.#threads.set(identity, thread);
     worker.on('error', (error) => (thread.error ??= error));
     worker.on('message', (message: unknown) => this.#onMessage(thread, message));
     worker.on('messageerror', (error) => warn(`a message from a worker thread could not be decoded: ${error.message}`));
     worker.on('exit', (code) => this.#onExit(thread, code));
-    if (this.#inFlight === 0) worker.unref();
-  }
-
-  #refThreads(ref: boolean): void {
-    for (const thread of this.#threads.values()) {
-      if (ref) thread.worker.ref();
-      else thread.worker.unref();
-    }
+    if (this.inFlight === 0) worker.unref();
   }
 
   /** Messages from a thread: side-path jobs and results, and errors that belong to no call. Shapes checked. */
@@ -412,8 +261,20 @@ export class WorkerPool {
       warn(`a worker thread failed between calls (${String(text)}); last module: ${String(module)}. The thread is replaced.`);
       return;
     }
+    if (type === 'spawn') {
+      // A thread's nested calls are queued: make sure a thread will take them.
+      this.#ensureThreads();
+      return;
+    }
     if (typeof ticket !== 'number') return;
-    const record = this.#jobs[slotOfTicket(ticket)];
+    if (type === 'kill') {
+      // A thread's nested call in kill mode: terminate the thread running it (never this one's caller).
+      const owner = ownerOf(this.states, slotOfTicket(ticket));
+      if (owner === 0 || owner === OWNER_MASK || callerOfSlot(slotOfTicket(ticket), this.maxThreads) !== thread.index + 1) return;
+      for (const other of this.#threads.values()) if ((other.identity & OWNER_MASK) === owner) void other.worker.terminate();
+      return;
+    }
+    const record = this.jobs.get(slotOfTicket(ticket));
     const current = record !== undefined && record.generation === generationOfTicket(ticket) ? record : undefined;
     if (type === 'fetch') {
       if (current?.side === undefined) {
@@ -427,11 +288,11 @@ export class WorkerPool {
         );
       } catch (error) {
         thread.worker.postMessage({ type: 'job', ticket, missing: true });
-        this.#finish(current, { error: new TypeError(`runInWorker: the arguments of ${current.exportName} cannot be sent to a worker thread`, { cause: error }) });
+        this.finish(current, { error: new TypeError(`runInWorker: the arguments of ${current.exportName} cannot be sent to a worker thread`, { cause: error }) });
       }
     } else if (type === 'result' && current !== undefined) {
       const { bytes } = message as { bytes?: unknown };
-      if (bytes instanceof Uint8Array) this.#complete(ticket, bytes);
+      if (bytes instanceof Uint8Array) this.complete(ticket, bytes);
     }
   }
 
@@ -441,33 +302,70 @@ export class WorkerPool {
    */
   #onExit(thread: ThreadRecord, code: number): void {
     this.#threads.delete(thread.identity);
+    this.#freeIndices.push(thread.index);
     markThreadDead(thread.identity);
-    if (code !== IDLE_EXIT_CODE) Atomics.sub(this.#states, C_THREADS, 1);
-    this.#drainCompletions();
+    if (code !== IDLE_EXIT_CODE) Atomics.sub(this.states, C_THREADS, 1);
+    this.drainReplies();
     const owner = thread.identity & OWNER_MASK;
     const why = this.#closed ? 'the pool was closed' : thread.error !== undefined ? thread.error.message : `it exited with code ${code}`;
-    for (const record of this.#jobs) {
-      if (record === undefined || ownerOf(this.#states, record.slot) !== owner) continue;
-      this.#finish(
-        record,
-        record.killed
-          ? { error: new Cancelled('the worker was killed after the calling task was cancelled') }
-          : { error: new BrokenWorkerError(`the worker thread running ${record.exportName} (${record.url}) died: ${why}`, { cause: thread.error }) },
-      );
+    const died = (exportName: string, url: string) =>
+      new BrokenWorkerError(`the worker thread running ${exportName} (${url}) died: ${why}`, { cause: thread.error });
+    for (const record of this.jobs.values()) {
+      if (ownerOf(this.states, record.slot) !== owner) continue;
+      this.finish(record, record.killed ? { error: new Cancelled('the worker was killed after the calling task was cancelled') } : { error: died(record.exportName, record.url) });
     }
+    this.#failNestedOf(owner, thread.index, died);
     if (this.#closed) return;
     if (!thread.ready && ![...this.#threads.values()].some((other) => other.ready)) {
       // It died before running a line of its loop, and no thread is up: a new thread would die
       // too. Fail the queued calls with the reason instead of starting threads forever; the next
       // call tries again. (With a thread up, the queued calls are its to take.)
-      for (const record of this.#jobs) {
-        if (record === undefined || ownerOf(this.#states, record.slot) !== 0) continue;
-        if (!cancelJob(this.#states, record.slot)) continue;
-        this.#finish(record, { error: new BrokenWorkerError(`worker threads cannot start: ${why}`, { cause: thread.error }) });
+      for (const record of this.jobs.values()) {
+        if (ownerOf(this.states, record.slot) !== 0) continue;
+        if (!cancelJob(this.states, record.slot)) continue;
+        this.finish(record, { error: new BrokenWorkerError(`worker threads cannot start: ${why}`, { cause: thread.error }) });
       }
       return;
     }
     this.#ensureThreads();
+  }
+
+  /**
+   * The nested calls a dead thread touched: those it was running fail for their callers (another
+   * pool thread) with an outcome written into the caller's reply ring; those it had made are
+   * cancelled (its replacement, reading the same reply ring, releases their slots).
+   */
+  #failNestedOf(owner: number, index: number, died: (exportName: string, url: string) => Error): void {
+    const firstNested = slotsOf(1, this.maxThreads)[0];
+    if (firstNested === undefined) return;
+    for (let slot = firstNested; slot < JOB_SLOTS; slot++) {
+      const word = Atomics.load(this.states, slot);
+      const caller = callerOfSlot(slot, this.maxThreads);
+      if ((word & OWNER_MASK) === owner) {
+        const ring = this.#replyRings[caller];
+        const ticket = ticketOf(slot, (word >>> 20) & 0x3ff);
+        if (ring !== undefined) this.#deliver(ring, ticket, encodeOutcome({ ok: false, error: errorToWire(died('a nested call', 'a worker thread')) }).slice());
+      } else if (caller === index + 1 && (word & OWNER_MASK) !== OWNER_MASK) {
+        cancelJob(this.states, slot); // made by the dead thread: nobody waits for it any more
+      }
+    }
+  }
+
+  /** Writes an outcome into a pool thread's reply ring, now or as soon as its lock is free. */
+  #deliver(ring: RingView, ticket: number, payload: Uint8Array): void {
+    if (this.#undelivered.length === 0 && tryWrite(ring, ticket, payload) === WriteResult.Written) return;
+    this.#undelivered.push([ring, ticket, payload]);
+    const retry = () => {
+      while (this.#undelivered.length > 0) {
+        const [r, t, p] = this.#undelivered[0]!;
+        if (tryWrite(r, t, p) !== WriteResult.Written) {
+          setTimeout(retry, 1).unref();
+          return;
+        }
+        this.#undelivered.shift();
+      }
+    };
+    if (this.#undelivered.length === 1) setImmediate(retry).unref();
   }
 
   /** Stops every thread. Calls still running fail with BrokenWorkerError. Idempotent. */
@@ -477,8 +375,8 @@ export class WorkerPool {
     const exits = [...this.#threads.values()].map((thread) => new Promise((resolve) => thread.worker.once('exit', resolve)));
     for (const thread of this.#threads.values()) void thread.worker.terminate();
     await Promise.all(exits);
-    for (const record of this.#jobs) {
-      if (record !== undefined) this.#finish(record, { error: new BrokenWorkerError('the worker pool was closed before the call ran') });
+    for (const record of [...this.jobs.values()]) {
+      this.finish(record, { error: new BrokenWorkerError('the worker pool was closed before the call ran') });
     }
   }
 
@@ -489,15 +387,15 @@ export class WorkerPool {
   /** Threads and calls now. Not a checkpoint. */
   statistics(): WorkerPoolStatistics {
     let running = 0;
-    for (const record of this.#jobs) if (record !== undefined && ownerOf(this.#states, record.slot) !== 0) running++;
-    const queuedInPool = this.#inFlight - running;
+    for (const record of this.jobs.values()) if (ownerOf(this.states, record.slot) !== 0) running++;
+    const queuedInPool = this.inFlight - running;
     return {
-      maxThreads: this.#maxThreads,
+      maxThreads: this.maxThreads,
       threads: this.#threads.size,
       idleThreads: Math.max(0, this.#threads.size - running),
       runningCalls: running,
       queuedCalls: queuedInPool + this.limiter.statistics().tasksWaiting,
-      completedCalls: this.#completed,
+      completedCalls: this.completed,
     };
   }
 }
@@ -523,8 +421,13 @@ export async function openWorkerPool<T>(options: WorkerPoolOptions, fn: (pool: W
 const DEFAULT_POOL = Symbol.for('triode.defaultWorkerPool');
 type GlobalWithPool = typeof globalThis & { [DEFAULT_POOL]?: WorkerPool };
 
-/** The pool that serves calls naming none: one per process, sized to the machine, never closed. */
-export function defaultWorkerPool(): WorkerPool {
+/**
+ * The pool that serves calls naming none: inside a pool thread, the pool running it (nested
+ * calls); elsewhere one per process, sized to the machine, never closed.
+ */
+export function defaultWorkerPool(): JobSubmitter {
+  const own = threadPool();
+  if (own !== undefined) return own;
   const g = globalThis as GlobalWithPool;
   return (g[DEFAULT_POOL] ??= new WorkerPool());
 }

@@ -33,7 +33,7 @@ import { describe } from '../core/validate.js';
 import type { CapacityLimiter } from '../sync/capacity-limiter.js';
 import { whyUncloneable } from '../../shared/cloneable.js';
 import { crossThreadValues } from '../core/task-local.js';
-import { defaultWorkerPool, WorkerPool, type WorkerJobHandle } from './pool.js';
+import { defaultWorkerPool, WorkerPool, type JobSubmitter, type WorkerJobHandle } from './pool.js';
 
 export type CancelMode = 'cooperative' | 'kill' | 'abandon';
 
@@ -263,7 +263,7 @@ async function dispatch(
  * runs when the job settles, and also at once when it is cancelled before it starts.
  */
 export function startJob(
-  pool: WorkerPool,
+  pool: JobSubmitter,
   url: string,
   exportName: string,
   args: unknown[],

@@ -1,0 +1,298 @@
+/**
+ * The caller's side of the scheduler (shared/scheduler.ts), on whichever thread makes calls: the
+ * main thread (through its WorkerPool) and every pool thread (nested calls, through its
+ * ThreadClient). Each caller owns a range of job slots and a reply ring: it publishes jobs in the
+ * pool's one submission ring, tagged with its reply ring, and reads the outcomes of its own calls
+ * from its reply ring in batches, with one `Atomics.waitAsync` while calls are in flight.
+ */
+import type { TransferListItem } from 'node:worker_threads';
+import { Cancelled, TriodeInternalError } from '../../shared/errors.js';
+import { errorFromWire } from '../../shared/error-wire.js';
+import { decodeOutcome, encodeJob, encodeSideJob, type ExportRef, type JobOutcome } from '../../shared/job-codec.js';
+import { H_DATA, H_WAIT_RECV, maxPayload, readFrames, tryWrite, WriteResult, type RingView } from '../../shared/ring.js';
+import { CANCEL, cancelJob, generationOfTicket, OWNER_MASK, queueJob, releaseJob, slotOfTicket, ticketOf } from '../../shared/scheduler.js';
+import { CapacityLimiter } from '../sync/capacity-limiter.js';
+
+/** How a job ended, for its caller: a value or an error (never rejects). */
+export type JobResult = { value: unknown } | { error: unknown };
+
+/** @internal a job handed to the pool. */
+export interface WorkerJobHandle {
+  /** Settles when the job is over: its value or error (never rejects). */
+  readonly settled: Promise<JobResult>;
+  /** Sets the cancel bit; true when the job had not started (it never will). */
+  cancel(): boolean;
+  /** Terminates the thread running the job; the job then settles with Cancelled. */
+  kill(): void;
+  /** Where the job is now, for dumpTaskTree: "queued", "running on thread N", "done". */
+  describe(): string;
+}
+
+/** @internal what runInWorker and mapInWorkers need of a pool, on any thread. */
+export interface JobSubmitter {
+  readonly limiter: CapacityLimiter;
+  readonly maxThreads: number;
+  checkOpen(): void;
+  submit(
+    url: string,
+    exportName: string,
+    args: unknown[],
+    transfer: TransferListItem[] | undefined,
+    onSettled?: () => void,
+    locals?: Array<[string, unknown]>,
+    killable?: boolean,
+  ): WorkerJobHandle;
+}
+
+export interface JobRecord {
+  readonly slot: number;
+  readonly generation: number;
+  readonly url: string;
+  readonly exportName: string;
+  /** Arguments for the side path (transfer lists, shared buffers, values too large for the ring). */
+  readonly side: { args: unknown[]; transfer: TransferListItem[]; locals: Array<[string, unknown]> | undefined } | undefined;
+  readonly resolve: (result: JobResult) => void;
+  readonly onSettled: (() => void) | undefined;
+  killed: boolean;
+}
+
+export abstract class JobClient implements JobSubmitter {
+  /** Calls wait here for one of this caller's job slots. */
+  readonly limiter: CapacityLimiter;
+  protected readonly jobs = new Map<number, JobRecord>();
+  private readonly freeSlots: number[] = [];
+  /** Job frames that did not fit the submission ring yet, in order. */
+  private readonly backlog: Array<[ticket: number, payload: Uint8Array]> = [];
+  private unannounced = 0;
+  private armed = false;
+  private retrying = false;
+  protected inFlight = 0;
+  protected completed = 0;
+  abstract readonly maxThreads: number;
+
+  constructor(
+    protected readonly states: Int32Array,
+    protected readonly submissions: RingView,
+    protected readonly replies: RingView,
+    /** Which reply ring a job's outcome goes to (0: the main thread's; i + 1: pool thread i's). */
+    private readonly replyTo: number,
+    slots: readonly number[],
+  ) {
+    this.limiter = new CapacityLimiter(slots.length);
+    for (let i = slots.length - 1; i >= 0; i--) this.freeSlots.push(slots[i]!);
+  }
+
+  abstract checkOpen(): void;
+  /** How the job names its export (an id of the pool's export table on the main thread). */
+  protected abstract exportRef(url: string, exportName: string): ExportRef;
+  /** Called when calls start being in flight (true) and when none is left (false). */
+  protected abstract inFlightChanged(busy: boolean): void;
+  /** Called after a job is published: the pool starts threads if it needs more. */
+  protected abstract published(): void;
+  /** Terminates the thread running `record`'s job (kill mode). */
+  protected abstract killJob(record: JobRecord): void;
+  /** The side path for `record` (its arguments by message); false when this caller has none. */
+  protected abstract canSend(record: JobRecord): boolean;
+
+  /**
+   * @internal publishes one job (the caller holds a limiter token). `onSettled` (idempotent)
+   * runs when the job settles, and at once when it is cancelled before it starts. With a
+   * `transfer` list (empty for arguments holding shared memory) the arguments go by message.
+   */
+  submit(
+    url: string,
+    exportName: string,
+    args: unknown[],
+    transfer: TransferListItem[] | undefined,
+    onSettled?: () => void,
+    locals?: Array<[string, unknown]>,
+    killable = false,
+  ): WorkerJobHandle {
+    this.checkOpen();
+    const slot = this.freeSlots.pop();
+    if (slot === undefined) throw new TriodeInternalError('worker pool: no free job slot although a token was held');
+    const generation = queueJob(this.states, slot);
+    // A transfer list (even empty: the caller found shared memory in the arguments) takes the
+    // message path; so do arguments that do not serialize (endpoints) or are large.
+    const inline =
+      transfer === undefined
+        ? encodeJob(this.exportRef(url, exportName), args, maxPayload(this.submissions) >> 2, locals, killable, this.replyTo)
+        : undefined;
+    let resolve!: (result: JobResult) => void;
+    const settled = new Promise<JobResult>((r) => (resolve = r));
+    const record: JobRecord = {
+      slot,
+      generation,
+      url,
+      exportName,
+      side: inline === undefined ? { args, transfer: transfer ?? [], locals } : undefined,
+      resolve,
+      onSettled,
+      killed: false,
+    };
+    if (record.side !== undefined && !this.canSend(record)) {
+      this.freeSlots.push(slot);
+      releaseJob(this.states, slot);
+      throw new TypeError(
+        `runInWorker: the arguments of ${exportName} must go by message (transfer lists, shared memory, channel endpoints, or more than a ring holds), which a call made inside a worker call cannot do yet`,
+      );
+    }
+    this.jobs.set(slot, record);
+    if (this.inFlight++ === 0) this.inFlightChanged(true);
+    this.publish(ticketOf(slot, generation), inline ?? encodeSideJob(killable, this.replyTo));
+    this.published();
+    this.armReplies();
+    return {
+      settled,
+      cancel: () => {
+        if (this.jobs.get(slot) !== record) return false;
+        if (!cancelJob(this.states, slot)) return false;
+        // Never claimed: no thread will start it (its frame is dropped by whoever takes it).
+        this.finish(record, { error: new Cancelled('cancelled before it started') });
+        return true;
+      },
+      kill: () => {
+        // An outcome already published means the thread is done with the job: nothing to kill
+        // (and it may be running another job by now). A thread that publishes one after this
+        // point waits for its release before it takes another job (see releaseJob).
+        this.drainReplies();
+        if (this.jobs.get(slot) !== record) return;
+        record.killed = true;
+        this.killJob(record);
+      },
+      describe: () => {
+        if (this.jobs.get(slot) !== record) return 'done';
+        const word = Atomics.load(this.states, slot);
+        const owner = word & OWNER_MASK;
+        const cancelled = (word & CANCEL) !== 0 ? ', cancel requested' : '';
+        // A thread's identity is its threadId + 1 (thread-registry.ts).
+        return owner === 0 ? `queued${cancelled}` : `running on worker thread ${owner - 1}${cancelled}`;
+      },
+    };
+  }
+
+  /**
+   * Writes a job frame (or keeps a copy, in order, behind those that did not fit yet), and
+   * schedules one wake-up of sleeping threads for all the jobs published in this turn.
+   */
+  private publish(ticket: number, payload: Uint8Array): void {
+    if (this.backlog.length === 0 && tryWrite(this.submissions, ticket, payload, 0) === WriteResult.Written) {
+      if (this.unannounced++ === 0) queueMicrotask(this.announce);
+      return;
+    }
+    this.backlog.push([ticket, payload.slice()]);
+    this.retryBacklog();
+  }
+
+  /** Wakes as many sleeping threads as jobs were published (a thread that is awake takes them itself). */
+  private readonly announce = (): void => {
+    const count = this.unannounced;
+    this.unannounced = 0;
+    const header = this.submissions.header;
+    if (Atomics.load(header, H_WAIT_RECV) > 0) Atomics.notify(header, H_DATA, count);
+  };
+
+  /** Moves backlogged job frames into the ring as space frees up (after each batch of outcomes). */
+  private flushBacklog(): void {
+    while (this.backlog.length > 0) {
+      const [ticket, payload] = this.backlog[0]!;
+      if (tryWrite(this.submissions, ticket, payload, 0) !== WriteResult.Written) return;
+      this.backlog.shift();
+      if (this.unannounced++ === 0) queueMicrotask(this.announce);
+    }
+  }
+
+  /**
+   * The ring may refuse a frame for a moment (another thread holds its write lock: the main
+   * thread never waits for one) as well as when it is full: look again soon, not only when
+   * outcomes come back.
+   */
+  private retryBacklog(): void {
+    if (this.retrying) return;
+    this.retrying = true;
+    const retry = () => {
+      this.flushBacklog();
+      if (this.backlog.length > 0) setTimeout(retry, 1).unref();
+      else this.retrying = false;
+    };
+    setImmediate(retry).unref();
+  }
+
+  /** Keeps one Atomics.waitAsync on the reply ring while calls are in flight. */
+  protected armReplies(): void {
+    while (!this.armed && this.inFlight > 0) {
+      const header = this.replies.header;
+      const seen = Atomics.load(header, H_DATA);
+      this.drainReplies();
+      if (this.inFlight === 0) return;
+      Atomics.add(header, H_WAIT_RECV, 1);
+      const waiting = Atomics.waitAsync(header, H_DATA, seen);
+      if (!waiting.async) {
+        Atomics.sub(header, H_WAIT_RECV, 1);
+        continue;
+      }
+      this.armed = true;
+      void waiting.value.then(() => {
+        Atomics.sub(header, H_WAIT_RECV, 1);
+        this.armed = false;
+        this.armReplies();
+      });
+    }
+  }
+
+  /** Settles every call whose outcome is in the reply ring. */
+  protected drainReplies(): void {
+    while (readFrames(this.replies, 1024, (ticket, payload) => this.complete(ticket, payload)) > 0) {
+      // keep reading: a batch is at most what the scratch holds
+    }
+    this.flushBacklog();
+  }
+
+  /** An outcome for a ticket this caller has no call for (a predecessor's orphan: see ThreadClient). */
+  protected unknownTicket(_ticket: number): void {
+    // stale or forged: nothing to do
+  }
+
+  /** One outcome, from the ring or the side path: decoded defensively, for its own call only. */
+  protected complete(ticket: number, payload: Uint8Array): void {
+    const record = this.jobs.get(slotOfTicket(ticket));
+    if (record === undefined || record.generation !== generationOfTicket(ticket)) {
+      this.unknownTicket(ticket);
+      return;
+    }
+    let outcome: JobOutcome;
+    try {
+      outcome = decodeOutcome(payload);
+    } catch (error) {
+      const reason = (error as Error).message;
+      this.finish(record, { error: new TypeError(`runInWorker: ${record.exportName}'s ${reason}`, { cause: error }) });
+      return;
+    }
+    if (outcome.ok) {
+      this.finish(record, { value: outcome.value });
+    } else {
+      this.finish(record, { error: errorFromWire(outcome.error, `at ${record.exportName} (in a worker thread, ${record.url})`) });
+    }
+  }
+
+  protected finish(record: JobRecord, result: JobResult): void {
+    if (this.jobs.get(record.slot) !== record) return;
+    this.jobs.delete(record.slot);
+    releaseJob(this.states, record.slot);
+    this.freeSlots.push(record.slot);
+    this.completed++;
+    if (--this.inFlight === 0) this.inFlightChanged(false);
+    try {
+      record.onSettled?.();
+    } finally {
+      record.resolve(result);
+    }
+  }
+
+  /** Gives back a slot this caller found held by an orphan of its predecessor, once that is over. */
+  protected reclaim(slot: number): void {
+    releaseJob(this.states, slot);
+    this.freeSlots.push(slot);
+    this.limiter.totalTokens += 1;
+  }
+}
