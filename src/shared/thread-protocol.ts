@@ -30,6 +30,18 @@ export type ThreadMessage =
   | { readonly type: 'job'; readonly ticket: number; readonly url?: string; readonly exportName?: string; readonly args?: unknown[]; readonly missing?: boolean }
   /** Thread → main: a result too large for the completion ring, encoded (scheduler.ts). */
   | { readonly type: 'result'; readonly ticket: number; readonly bytes: Uint8Array }
+  /** Thread → main: the arguments of a nested call that must go by message (main hands them to the thread that claims it). */
+  | {
+      readonly type: 'side';
+      readonly ticket: number;
+      readonly url: string;
+      readonly exportName: string;
+      readonly args: unknown[];
+      readonly locals?: unknown;
+      readonly transfer?: unknown[];
+    }
+  /** Thread → main: that nested call was cancelled before any thread claimed it. */
+  | { readonly type: 'drop'; readonly ticket: number }
   /** Thread → main: it queued nested calls (the pool starts threads if it needs more). */
   | { readonly type: 'spawn'; readonly ticket?: undefined }
   /** Thread → main: terminate the thread running this nested call of mine (kill mode). */

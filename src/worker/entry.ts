@@ -25,7 +25,7 @@ import { whyUncloneable } from '../shared/cloneable.js';
 import { describedErrorWire, errorFromWire, errorToWire } from '../shared/error-wire.js';
 import { H_DATA, H_SPACE, H_WAIT_RECV, H_WAIT_SEND, maxPayload, readFrames, tryWrite, usedBytes, viewRing, WriteResult, type RingView } from '../shared/ring.js';
 import { awaitRelease, C_MIN_THREADS, C_THREADS, claimJob, MAX_CALLING_THREADS, slotOfTicket, slotsOf, type Job } from '../shared/scheduler.js';
-import { setThreadPool, ThreadClient } from '../main/workers/thread-client.js';
+import { setThreadPool, ThreadClient, threadPool } from '../main/workers/thread-client.js';
 import { checkSideJob, decodeJob, encodeOutcome, ExportTableReader, type JobOutcome } from '../shared/job-codec.js';
 import { crossThreadLocal, type TaskLocal } from '../main/core/task-local.js';
 import { selfIdentity } from '../shared/thread-registry.js';
@@ -86,6 +86,12 @@ const sideJobs = new Map<number, (job: Job | undefined) => void>();
 port.on('message', (message: unknown) => {
   if (message === null || typeof message !== 'object') return;
   const { type, ticket } = message as { type?: unknown; ticket?: unknown };
+  if (type === 'result' && typeof ticket === 'number') {
+    // An outcome of one of this thread's nested calls, too large for its reply ring.
+    const { bytes } = message as { bytes?: unknown };
+    if (bytes instanceof Uint8Array) threadPool()?.deliver(ticket, bytes);
+    return;
+  }
   if (type !== 'job' || typeof ticket !== 'number') return;
   const resolve = sideJobs.get(ticket);
   if (resolve === undefined) return;
@@ -132,16 +138,10 @@ function publish(ticket: number, outcome: JobOutcome, replyTo: number): void {
     const what = outcome.ok ? 'its result cannot be sent back to the calling thread' : 'the value it threw cannot be sent to the calling thread';
     bytes = encodeOutcome({ ok: false, error: describedErrorWire(`${what}: ${describeThrown(error)}`) });
   }
-  if (replyTo === 0 && bytes.byteLength > maxPayload(ring) >> 2) {
+  if (bytes.byteLength > maxPayload(ring) >> 2) {
+    // By message, through the main thread for a nested call's caller.
     port.postMessage({ type: 'result', ticket, bytes: bytes.slice() }); // (bytes is a view of a scratch buffer)
     return;
-  }
-  if (bytes.byteLength > maxPayload(ring)) {
-    const size = bytes.byteLength;
-    bytes = encodeOutcome({
-      ok: false,
-      error: describedErrorWire(`a nested call's outcome of ${size} bytes is larger than its caller's reply ring (${maxPayload(ring)} bytes)`),
-    });
   }
   const header = ring.header;
   for (;;) {
@@ -271,7 +271,11 @@ function runJob(ticket: number, payload: Uint8Array): Promise<void> | void {
     const decoded = decodeJob(payload);
     answers.set(ticket, { replyTo: decoded.replyTo, killable: decoded.killable });
     if (decoded.side) {
-      return fetchSideJob(ticket).then((sideJob) => (sideJob === undefined ? undefined : execute(ticket, word, sideJob)));
+      return fetchSideJob(ticket).then((sideJob) =>
+        sideJob === undefined
+          ? settle(ticket, () => ({ ok: false, error: describedErrorWire('triode: the arguments of this call were no longer available') }))
+          : execute(ticket, word, sideJob),
+      );
     }
     const { ref, args, locals } = decoded;
     job = typeof ref === 'number' ? { ...exportTable.lookup(ref), args, locals } : { url: ref.url, exportName: ref.exportName, args, locals };
@@ -334,6 +338,8 @@ function executeAsCall(ticket: number, call: CurrentCall, job: Job): Promise<voi
     // export not declared async runs in a run() only to learn what it returns, and is waited for.
     if (entry.async !== false) {
       concurrent = entry.async === true;
+      // Known async only now (its module just loaded): the loop may stop waiting for it.
+      if (concurrent) becameConcurrent?.();
       return runInOwnRun(entry, args, word, locals).then(succeed, fail);
     }
     const value = entry.fn(...args);
@@ -397,6 +403,8 @@ function leave(): boolean {
 let asyncJobs = 0;
 /** Set by the job just started: whether the thread may take other jobs while it waits. */
 let concurrent = false;
+/** Called when the job the loop waits for turns out to be async (after its module loaded). */
+let becameConcurrent: (() => void) | undefined;
 /** How long a thread with async jobs in progress waits for new jobs before looking at them again. */
 const BUSY_SLICE_MS = 2;
 
@@ -432,9 +440,13 @@ async function loop(): Promise<void> {
     }
     concurrent = false;
     const pending = runJob(job[0], job[1]);
+    let waitedOut = pending === undefined;
     if (pending !== undefined && !concurrent) {
-      await pending;
-    } else if (pending !== undefined) {
+      // Not known to be async (yet): wait for it, unless it turns out async on the way.
+      waitedOut = await Promise.race([pending.then(() => true), new Promise<boolean>((resolve) => (becameConcurrent = () => resolve(false)))]);
+      becameConcurrent = undefined;
+    }
+    if (pending !== undefined && !waitedOut) {
       // It waits on something: take other jobs meanwhile (a job waiting on nested calls must not
       // keep its thread from running them). Its outcome is published when it ends.
       asyncJobs++;
@@ -456,7 +468,7 @@ setThreadPool(
     setup.index + 1,
     setup.index < MAX_CALLING_THREADS ? slotsOf(setup.index + 1, setup.maxThreads) : [],
     setup.maxThreads,
-    (message) => port.postMessage(message),
+    (message, transfer) => port.postMessage(message, transfer),
   ),
 );
 port.postMessage({ type: 'ready' });

@@ -91,8 +91,12 @@ export abstract class JobClient implements JobSubmitter {
   protected abstract published(): void;
   /** Terminates the thread running `record`'s job (kill mode). */
   protected abstract killJob(record: JobRecord): void;
-  /** The side path for `record` (its arguments by message); false when this caller has none. */
-  protected abstract canSend(record: JobRecord): boolean;
+  /** Readies the side path for `record` (its arguments by message); false when they cannot go. */
+  protected abstract canSend(record: JobRecord, ticket: number): boolean;
+  /** `record`'s job, which took the side path, was cancelled before any thread claimed it. */
+  protected sideDropped(_ticket: number): void {
+    // the main thread keeps side-path arguments in its own records
+  }
 
   /**
    * @internal publishes one job (the caller holds a limiter token). `onSettled` (idempotent)
@@ -130,12 +134,10 @@ export abstract class JobClient implements JobSubmitter {
       onSettled,
       killed: false,
     };
-    if (record.side !== undefined && !this.canSend(record)) {
+    if (record.side !== undefined && !this.canSend(record, ticketOf(slot, generation))) {
       this.freeSlots.push(slot);
       releaseJob(this.states, slot);
-      throw new TypeError(
-        `runInWorker: the arguments of ${exportName} must go by message (transfer lists, shared memory, channel endpoints, or more than a ring holds), which a call made inside a worker call cannot do yet`,
-      );
+      throw new TypeError(`runInWorker: the arguments of ${exportName} cannot be sent to a worker thread (they are not structured-cloneable)`);
     }
     this.jobs.set(slot, record);
     if (this.inFlight++ === 0) this.inFlightChanged(true);
@@ -149,6 +151,7 @@ export abstract class JobClient implements JobSubmitter {
         if (!cancelJob(this.states, slot)) return false;
         // Never claimed: no thread will start it (its frame is dropped by whoever takes it).
         this.finish(record, { error: new Cancelled('cancelled before it started') });
+        if (record.side !== undefined) this.sideDropped(ticketOf(slot, generation));
         return true;
       },
       kill: () => {
@@ -251,6 +254,11 @@ export abstract class JobClient implements JobSubmitter {
   /** An outcome for a ticket this caller has no call for (a predecessor's orphan: see ThreadClient). */
   protected unknownTicket(_ticket: number): void {
     // stale or forged: nothing to do
+  }
+
+  /** @internal an outcome that came by message (too large for the reply ring). */
+  deliver(ticket: number, payload: Uint8Array): void {
+    this.complete(ticket, payload);
   }
 
   /** One outcome, from the ring or the side path: decoded defensively, for its own call only. */

@@ -19,7 +19,7 @@
  * process alive by itself.
  */
 import { availableParallelism } from 'node:os';
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
 import { BrokenWorkerError, Cancelled, ClosedResourceError } from '../../shared/errors.js';
 import { errorToWire } from '../../shared/error-wire.js';
 import { createRing, openEndpoint, tryWrite, viewRing, WriteResult, type RingView } from '../../shared/ring.js';
@@ -125,6 +125,10 @@ export class WorkerPool extends JobClient {
   readonly #replyRings: RingView[];
   readonly #threads = new Map<number, ThreadRecord>();
   readonly #freeIndices: number[] = [];
+  /** Arguments of pool threads' nested calls that go by message, until the claiming thread asks. */
+  readonly #relayed = new Map<number, { url: string; exportName: string; args: unknown[]; locals: unknown; transfer: unknown[] }>();
+  /** Threads that asked for relayed arguments before the caller's message arrived. */
+  readonly #awaitingSide = new Map<number, ThreadRecord>();
   /** Failure outcomes for pool threads' nested calls, waiting for a moment their reply ring takes them. */
   readonly #undelivered: Array<[ring: RingView, ticket: number, payload: Uint8Array]> = [];
   #closed = false;
@@ -267,14 +271,13 @@ export class WorkerPool extends JobClient {
       return;
     }
     if (typeof ticket !== 'number') return;
-    if (type === 'kill') {
-      // A thread's nested call in kill mode: terminate the thread running it (never this one's caller).
-      const owner = ownerOf(this.states, slotOfTicket(ticket));
-      if (owner === 0 || owner === OWNER_MASK || callerOfSlot(slotOfTicket(ticket), this.maxThreads) !== thread.index + 1) return;
-      for (const other of this.#threads.values()) if ((other.identity & OWNER_MASK) === owner) void other.worker.terminate();
+    const slot = slotOfTicket(ticket);
+    const caller = callerOfSlot(slot, this.maxThreads);
+    if (caller !== 0) {
+      this.#relayMessage(thread, type, ticket, caller, message as Record<string, unknown>);
       return;
     }
-    const record = this.jobs.get(slotOfTicket(ticket));
+    const record = this.jobs.get(slot);
     const current = record !== undefined && record.generation === generationOfTicket(ticket) ? record : undefined;
     if (type === 'fetch') {
       if (current?.side === undefined) {
@@ -293,6 +296,52 @@ export class WorkerPool extends JobClient {
     } else if (type === 'result' && current !== undefined) {
       const { bytes } = message as { bytes?: unknown };
       if (bytes instanceof Uint8Array) this.complete(ticket, bytes);
+    }
+  }
+
+  /**
+   * The main thread's part in pool threads' nested calls: it keeps arguments that go by message
+   * until the claiming thread fetches them, forwards outcomes too large for a reply ring to the
+   * calling thread, and terminates a thread for a nested call in kill mode.
+   */
+  #relayMessage(thread: ThreadRecord, type: unknown, ticket: number, caller: number, message: Record<string, unknown>): void {
+    const fromCaller = caller === thread.index + 1;
+    if (type === 'side' && fromCaller) {
+      const { url, exportName, args, locals, transfer } = message;
+      if (typeof url === 'string' && typeof exportName === 'string' && Array.isArray(args)) {
+        this.#relayed.set(ticket, { url, exportName, args, locals, transfer: Array.isArray(transfer) ? transfer : [] });
+        // The claiming thread may have asked first (messages from two threads arrive in any order).
+        const waiting = this.#awaitingSide.get(ticket);
+        if (waiting !== undefined) {
+          this.#awaitingSide.delete(ticket);
+          this.#handOver(waiting, ticket);
+        }
+      }
+    } else if (type === 'drop' && fromCaller) {
+      this.#relayed.delete(ticket);
+    } else if (type === 'fetch') {
+      if (this.#relayed.has(ticket)) this.#handOver(thread, ticket);
+      else this.#awaitingSide.set(ticket, thread);
+    } else if (type === 'result') {
+      const { bytes } = message;
+      for (const other of this.#threads.values()) {
+        if (other.index + 1 === caller && bytes instanceof Uint8Array) other.worker.postMessage({ type: 'result', ticket, bytes }, [bytes.buffer as ArrayBuffer]);
+      }
+    } else if (type === 'kill' && fromCaller) {
+      const owner = ownerOf(this.states, slotOfTicket(ticket));
+      if (owner === 0 || owner === OWNER_MASK) return;
+      for (const other of this.#threads.values()) if ((other.identity & OWNER_MASK) === owner) void other.worker.terminate();
+    }
+  }
+
+  /** Gives relayed arguments to the thread that claimed their job. */
+  #handOver(thread: ThreadRecord, ticket: number): void {
+    const job = this.#relayed.get(ticket)!;
+    this.#relayed.delete(ticket);
+    try {
+      thread.worker.postMessage({ type: 'job', ticket, url: job.url, exportName: job.exportName, args: job.args, locals: job.locals }, job.transfer as TransferListItem[]);
+    } catch {
+      thread.worker.postMessage({ type: 'job', ticket, missing: true });
     }
   }
 

@@ -6,10 +6,11 @@
  * — this one included: while its calls wait on nested ones, the thread takes other jobs
  * (src/worker/entry.ts), so no nesting depth and no thread count deadlocks.
  *
- * What a nested call cannot do yet: take arguments that must go by message (transfer lists,
- * shared memory, channel endpoints, more than a quarter of the ring) — the side path runs through
- * the main thread, which does not hold them; such a call is refused with a TypeError.
+ * Arguments that must go by message (transfer lists, shared memory, channel endpoints, values
+ * larger than a quarter of the ring) are posted to the main thread, which hands them to whichever
+ * thread claims the job; outcomes too large for this thread's reply ring come back the same way.
  */
+import type { TransferListItem } from 'node:worker_threads';
 import type { ExportRef } from '../../shared/job-codec.js';
 import type { RingView } from '../../shared/ring.js';
 import { OWNER_MASK, slotOfTicket } from '../../shared/scheduler.js';
@@ -27,7 +28,7 @@ export class ThreadClient extends JobClient {
     replyTo: number,
     slots: readonly number[],
     readonly maxThreads: number,
-    private readonly post: (message: unknown) => void,
+    private readonly post: (message: unknown, transfer?: readonly TransferListItem[]) => void,
   ) {
     // Slots still held by a predecessor's calls (it died with calls in flight) are left out
     // until their outcomes come back (see unknownTicket).
@@ -59,8 +60,21 @@ export class ThreadClient extends JobClient {
     });
   }
 
-  protected canSend(): boolean {
-    return false;
+  protected canSend(record: JobRecord, ticket: number): boolean {
+    const side = record.side!;
+    try {
+      this.post(
+        { type: 'side', ticket, url: record.url, exportName: record.exportName, args: side.args, locals: side.locals, transfer: side.transfer },
+        side.transfer,
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  protected override sideDropped(ticket: number): void {
+    this.post({ type: 'drop', ticket });
   }
 
   protected killJob(record: JobRecord): void {

@@ -1,0 +1,75 @@
+// Nested calls: worker calls made inside worker calls (parallel compute nurseries).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { failAfter, moveOnAfter, run, runInWorker, sleep, WorkerPool } from 'triode';
+import { rejection } from '../../helpers.js';
+
+const nested = new URL('../../fixtures/nested-module.js', import.meta.url);
+
+function withPool<T>(maxThreads: number, fn: (pool: WorkerPool) => Promise<T>): Promise<T> {
+  return run(async () => {
+    const pool = new WorkerPool({ maxThreads });
+    try {
+      return await failAfter(60_000, () => fn(pool));
+    } finally {
+      await pool.close();
+    }
+  });
+}
+
+test('a chain of nested calls 4 deep on one thread: the waiting calls do not block the thread', async () => {
+  await withPool(1, async (pool) => {
+    assert.is(await runInWorker(nested, 'depth', [4], { pool }), '4>3>2>1>bottom');
+  });
+});
+
+test('a fork-join tree of 64 leaves through nested calls, on 1 and on 2 threads', async () => {
+  for (const threads of [1, 2]) {
+    await withPool(threads, async (pool) => {
+      assert.is(await runInWorker(nested, 'leaves', [6], { pool }), 64);
+    });
+  }
+});
+
+test("a child's error cancels its siblings and reaches the root caller with its class and message", async () => {
+  await withPool(2, async (pool) => {
+    const cancelled = new Int32Array(new SharedArrayBuffer(4));
+    const error = await rejection(runInWorker(nested, 'failingPair', [20, cancelled], { pool }));
+    const inner = (error as AggregateError).errors?.[0] ?? error;
+    assert.instance(inner, RangeError);
+    assert.match((inner as Error).message, /failed after 20 ms/);
+    assert.is(Atomics.load(cancelled, 0), 1, 'the sibling was cancelled');
+  });
+});
+
+test('cancelling the root call cancels the whole tree, on every thread; the pool is idle after', async () => {
+  await withPool(2, async (pool) => {
+    const cancelled = new Int32Array(new SharedArrayBuffer(4));
+    const started = new Int32Array(new SharedArrayBuffer(4));
+    const result = await moveOnAfter(300, async () => {
+      await runInWorker(nested, 'waitingTree', [6, cancelled, started], { pool });
+    });
+    assert.is(result, undefined);
+    assert.is(Atomics.load(started, 0), 6);
+    assert.is(Atomics.load(cancelled, 0), 6, 'every nested call saw its cancellation');
+    for (let i = 0; i < 100 && pool.statistics().runningCalls > 0; i++) await sleep(10);
+    assert.is(pool.statistics().runningCalls, 0);
+  });
+});
+
+test('nested calls with shared memory go by message; a limiter works on a pool thread too', async () => {
+  await withPool(2, async (pool) => {
+    const shared = new Float64Array(new SharedArrayBuffer(8 * 1000)).map((_, i) => i);
+    assert.is(await runInWorker(nested, 'sharedSum', [shared], { pool }), (999 * 1000) / 2);
+    assert.is(await runInWorker(nested, 'limited', [10], { pool }), 10);
+  });
+});
+
+test('mapInWorkers and shared channels inside a worker call', async () => {
+  await withPool(2, async (pool) => {
+    assert.is(await runInWorker(nested, 'nestedMap', [100], { pool }), Array.from({ length: 100 }, (_, i) => i * i).reduce((a, b) => a + b));
+    assert.is(await runInWorker(nested, 'channelInside', [50], { pool }), (49 * 50) / 2);
+  });
+});
+
+test.run();
