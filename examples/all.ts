@@ -10,6 +10,7 @@ const examples: Array<[file: string, what: string]> = [
   ['sighup-reload.js', 'reload a config file on SIGHUP with openSignalReceiver'],
   ['run-process.js', 'subprocesses: awaited with captured output, and started in a nursery with piped output'],
   ['shared-channels.js', 'a worker streams a file through a shared channel; mapInWorkers over 200,000 numbers'],
+  ['parallel-sort.js', 'a fork-join merge sort through nested worker calls, against one thread'],
   ['tcp-connection-ids.js', 'a TCP server (serveTcp) whose handlers set a task-local connection id'],
 ];
 

@@ -107,6 +107,17 @@ test('shared-channels: the streamed file hashes as the file does; mapInWorkers f
   assert.match(out, /primes below 200000: 17984/);
 });
 
+test('parallel-sort: a fork-join merge sort through nested calls sorts correctly', async () => {
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [dir + 'parallel-sort.js', '200000'], { timeout: 60_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`parallel-sort failed: ${error.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+  assert.match(out, /sorted 200000 numbers: one thread \d+ ms, fork-join on \d threads \d+ ms/);
+  assert.match(out, /sorted correctly: true/);
+});
+
 test('`npm run examples` runs every example', async () => {
   const out = await runExample('all.js');
   assert.match(out, /All examples ran/);
