@@ -1,6 +1,7 @@
 // Nested calls: worker calls made inside worker calls (parallel compute nurseries).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import fc from 'fast-check';
 import { failAfter, moveOnAfter, run, runInWorker, sleep, WorkerPool } from 'triode';
 import { rejection } from '../../helpers.js';
 
@@ -69,6 +70,31 @@ test('mapInWorkers and shared channels inside a worker call', async () => {
   await withPool(2, async (pool) => {
     assert.is(await runInWorker(nested, 'nestedMap', [100], { pool }), Array.from({ length: 100 }, (_, i) => i * i).reduce((a, b) => a + b));
     assert.is(await runInWorker(nested, 'channelInside', [50], { pool }), (49 * 50) / 2);
+  });
+});
+
+test('property: a nested tree cancelled at a random moment accounts for every call: skipped, finished or cancelled; none twice, none lost', async () => {
+  const nodes = 32; // nodes 1..31: a binary tree 5 levels deep
+  await withPool(2, async (pool) => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 1, max: 10 }), async (cancelAfter, leafMs) => {
+        const ledger = new Int32Array(new SharedArrayBuffer(4 * nodes));
+        await moveOnAfter(cancelAfter, () => runInWorker(nested, 'treeNode', [1, nodes, leafMs, ledger], { pool }));
+        // Whatever is still settling after the caller returned (nothing should be) is given time.
+        for (let i = 0; i < 200 && pool.statistics().runningCalls > 0; i++) await sleep(5);
+        assert.is(Atomics.load(ledger, 0), 0, 'no call ran twice');
+        for (let node = 1; node < nodes; node++) {
+          const state = Atomics.load(ledger, node);
+          assert.ok(state === 0 || state === 2 || state === 3, `call ${node} is accounted for (state ${state})`);
+          const parent = node >> 1;
+          if (node > 1 && state !== 0) assert.not.equal(Atomics.load(ledger, parent), 0, `call ${node} ran, so its parent did`);
+        }
+        if (Atomics.load(ledger, 1) === 2) {
+          for (let node = 1; node < nodes; node++) assert.is(Atomics.load(ledger, node), 2, 'a finished root means every call finished');
+        }
+      }),
+      { numRuns: 25 },
+    );
   });
 });
 
