@@ -31,6 +31,7 @@ import {
   createStates,
   generationOfTicket,
   JOB_SLOTS,
+  MAIN_SLOTS,
   MAX_CALLING_THREADS,
   OWNER_MASK,
   ownerOf,
@@ -202,6 +203,7 @@ export class WorkerPool extends JobClient {
   // ---- threads ---------------------------------------------------------------------------------
 
   #ensureThreads(): void {
+    if (this.#threads.size >= this.maxThreads || this.#closed) return; // (the common case: nothing to count)
     // Nested calls count too: a thread waiting on them takes other jobs meanwhile, but queued
     // jobs beyond the threads' reach must not wait for a thread that is never started.
     const wanted = Math.min(this.maxThreads, Math.max(this.#minThreads, this.inFlight + this.#nestedInFlight()));
@@ -212,7 +214,7 @@ export class WorkerPool extends JobClient {
   #nestedInFlight(): number {
     if (this.#threads.size === 0) return 0;
     let count = 0;
-    for (let slot = slotsOf(1, this.maxThreads)[0] ?? JOB_SLOTS; slot < JOB_SLOTS; slot++) {
+    for (let slot = MAIN_SLOTS; slot < JOB_SLOTS; slot++) {
       const owner = Atomics.load(this.states, slot) & OWNER_MASK;
       if (owner !== OWNER_MASK && (owner !== 0 || Atomics.load(this.states, slot) !== 0)) count++;
     }
@@ -385,9 +387,7 @@ export class WorkerPool extends JobClient {
    * cancelled (its replacement, reading the same reply ring, releases their slots).
    */
   #failNestedOf(owner: number, index: number, died: (exportName: string, url: string) => Error): void {
-    const firstNested = slotsOf(1, this.maxThreads)[0];
-    if (firstNested === undefined) return;
-    for (let slot = firstNested; slot < JOB_SLOTS; slot++) {
+    for (let slot = MAIN_SLOTS; slot < JOB_SLOTS; slot++) {
       const word = Atomics.load(this.states, slot);
       const caller = callerOfSlot(slot, this.maxThreads);
       if ((word & OWNER_MASK) === owner) {

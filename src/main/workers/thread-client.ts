@@ -13,7 +13,7 @@
 import type { TransferListItem } from 'node:worker_threads';
 import type { ExportRef } from '../../shared/job-codec.js';
 import type { RingView } from '../../shared/ring.js';
-import { OWNER_MASK, slotOfTicket } from '../../shared/scheduler.js';
+import { CANCEL, OWNER_MASK, slotOfTicket } from '../../shared/scheduler.js';
 import { ClosedResourceError } from '../../shared/errors.js';
 import { JobClient, type JobRecord } from './job-client.js';
 
@@ -92,7 +92,7 @@ export class ThreadClient extends JobClient {
 function isReusable(states: Int32Array, slot: number): boolean {
   const word = Atomics.load(states, slot);
   const owner = word & OWNER_MASK;
-  return word === 0 || owner === OWNER_MASK || (owner === 0 && word < 0) || (owner === 0 && (word & (1 << 30)) !== 0);
+  return word === 0 || owner === OWNER_MASK || (owner === 0 && (word & CANCEL) !== 0);
 }
 
 const THREAD_POOL = Symbol.for('triode.threadPool');
