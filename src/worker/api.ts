@@ -1,20 +1,32 @@
 /**
  * The worker-side API: what code running in a worker call uses to notice that the calling task
- * was cancelled. Safe to import on any thread (one module can serve both sides); the functions
- * throw a clear Error when no worker call is running on this thread.
+ * was cancelled. Safe to import on any thread (one module can serve both sides). Called by code
+ * running in a triode run on the main thread (a worker module's function under test, say),
+ * `checkpoint()` and `isCancelled()` look at the current task's cancel scopes instead; outside
+ * both, the functions throw a clear Error.
  */
 import { Cancelled } from '../shared/errors.js';
 import { CANCEL } from '../shared/scheduler.js';
 import { currentCall, isCancelledWord, type CurrentCall } from '../shared/worker-call.js';
+import { peekContext, type Context } from '../main/core/context.js';
+
+function outside(what: string): Error {
+  return new Error(`${what} from triode/worker must be called inside a worker call (code run by runInWorker or workerModule) or a triode run`);
+}
 
 function callOrThrow(what: string): CurrentCall {
   const call = currentCall();
-  if (call === undefined) {
-    throw new Error(
-      `${what} from triode/worker must be called inside a worker call (code run by runInWorker or workerModule)`,
-    );
-  }
+  if (call === undefined) throw outside(what);
   return call;
+}
+
+/** The worker call the code belongs to, else the triode task it runs in (on any thread), else throws. */
+function callOrTask(what: string): CurrentCall | Context {
+  const call = currentCall();
+  if (call !== undefined) return call;
+  const ctx = peekContext();
+  if (ctx !== undefined) return ctx;
+  throw outside(what);
 }
 
 function cancelled(): Cancelled {
@@ -32,12 +44,18 @@ function cancelled(): Cancelled {
  * ```
  */
 export function checkpoint(): void {
-  if (isCancelledWord(callOrThrow('checkpoint()').cancelWord)) throw cancelled();
+  const where = callOrTask('checkpoint()');
+  if ('cancelWord' in where) {
+    if (isCancelledWord(where.cancelWord)) throw cancelled();
+  } else if (where.status.effectivelyCancelled) {
+    throw where.status.makeCancelled(); // in a run: the current scope's own Cancelled
+  }
 }
 
-/** True once the calling task was cancelled. Never throws inside a worker call. */
+/** True once the calling task was cancelled. Never throws inside a worker call or a run. */
 export function isCancelled(): boolean {
-  return isCancelledWord(callOrThrow('isCancelled()').cancelWord);
+  const where = callOrTask('isCancelled()');
+  return 'cancelWord' in where ? isCancelledWord(where.cancelWord) : where.status.effectivelyCancelled;
 }
 
 /**

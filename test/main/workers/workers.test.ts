@@ -224,10 +224,24 @@ test('runInWorker is a checkpoint: a cancelled caller never dispatches', async (
   });
 });
 
-test('the worker-side API throws a clear Error outside a worker call', () => {
+test('the worker-side API throws a clear Error outside a worker call and outside a run', () => {
   assert.throws(() => workerCheckpoint(), /must be called inside a worker call/);
   assert.throws(() => isCancelled(), /inside a worker call/);
   assert.throws(() => sleepSync(1), /inside a worker call/);
+});
+
+test('in a run on the main thread, checkpoint() and isCancelled() from triode/worker follow the task\'s scopes (worker modules can be unit-tested)', async () => {
+  await run(async () => {
+    assert.is(isCancelled(), false);
+    workerCheckpoint(); // not cancelled: returns
+    const result = await moveOnAfter(10_000, async (scope) => {
+      scope.cancel();
+      assert.is(isCancelled(), true);
+      workerCheckpoint(); // raises the scope's Cancelled, which the scope absorbs
+      return 'not reached';
+    });
+    assert.is(result, undefined);
+  });
 });
 
 test('a program using the default pool exits on its own when its run ends', async () => {
