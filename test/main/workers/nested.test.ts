@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { failAfter, moveOnAfter, run, runInWorker, sleep, WorkerPool } from 'triode';
+import { BrokenWorkerError, failAfter, moveOnAfter, run, runInWorker, sleep, WorkerPool } from 'triode';
 import { rejection } from '../../helpers.js';
 
 const nested = new URL('../../fixtures/nested-module.js', import.meta.url);
@@ -70,6 +70,35 @@ test('mapInWorkers and shared channels inside a worker call', async () => {
   await withPool(2, async (pool) => {
     assert.is(await runInWorker(nested, 'nestedMap', [100], { pool }), Array.from({ length: 100 }, (_, i) => i * i).reduce((a, b) => a + b));
     assert.is(await runInWorker(nested, 'channelInside', [50], { pool }), (49 * 50) / 2);
+  });
+});
+
+test('a thread that dies in a nested call: the call fails with BrokenWorkerError (in its caller, or with it), never hangs; the pool serves on', async () => {
+  await withPool(2, async (pool) => {
+    for (let i = 0; i < 5; i++) {
+      // The nested call runs on the other thread (its caller sees the error) or on the caller's
+      // own thread (both die, and the first call fails): either way, an answer.
+      const outcome = await runInWorker(nested, 'nestedDies', [], { pool }).catch((error: unknown) => error);
+      if (typeof outcome === 'string') assert.match(outcome, /^BrokenWorkerError: .*died/);
+      else assert.instance(outcome, BrokenWorkerError);
+    }
+    assert.is(await runInWorker(nested, 'square', [7], { pool }), 49);
+  });
+});
+
+test('a thread that dies with nested calls in flight: its call fails, the nested calls it made are cancelled', async () => {
+  await withPool(2, async (pool) => {
+    const cancelled = new Int32Array(new SharedArrayBuffer(4));
+    const threads = new Int32Array(new SharedArrayBuffer(8));
+    const error = await rejection(runInWorker(nested, 'dieWithNestedInFlight', [cancelled, threads], { pool }));
+    assert.instance(error, BrokenWorkerError);
+    if (Atomics.load(threads, 1) !== Atomics.load(threads, 0)) {
+      // On the other thread: cancelled, because nobody waits for it any more.
+      for (let i = 0; i < 200 && Atomics.load(cancelled, 0) === 0; i++) await sleep(10);
+      assert.is(Atomics.load(cancelled, 0), 1, 'the orphaned nested call saw its cancellation');
+    }
+    for (let i = 0; i < 200 && pool.statistics().runningCalls > 0; i++) await sleep(10);
+    assert.is(await runInWorker(nested, 'square', [8], { pool }), 64);
   });
 });
 
