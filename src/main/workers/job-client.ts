@@ -28,20 +28,28 @@ export interface WorkerJobHandle {
   describe(): string;
 }
 
+/** @internal one job to submit. */
+export interface JobRequest {
+  readonly url: string;
+  readonly exportName: string;
+  readonly args: unknown[];
+  /** Present (even empty: the arguments hold shared memory) when the arguments must go by message. */
+  readonly transfer?: TransferListItem[] | undefined;
+  /** Runs (once) when the job settles, and at once when it is cancelled before it starts. */
+  readonly onSettled?: (() => void) | undefined;
+  /** The caller's cross-thread TaskLocal values. */
+  readonly locals?: Array<[string, unknown]> | undefined;
+  /** Whether the caller may terminate the thread when it cancels the call ('kill' mode). */
+  readonly killable?: boolean;
+}
+
 /** @internal what runInWorker and mapInWorkers need of a pool, on any thread. */
 export interface JobSubmitter {
   readonly limiter: CapacityLimiter;
   readonly maxThreads: number;
   checkOpen(): void;
-  submit(
-    url: string,
-    exportName: string,
-    args: unknown[],
-    transfer: TransferListItem[] | undefined,
-    onSettled?: () => void,
-    locals?: Array<[string, unknown]>,
-    killable?: boolean,
-  ): WorkerJobHandle;
+  /** Publishes one job; the caller holds a limiter token. */
+  submit(request: JobRequest): WorkerJobHandle;
 }
 
 export interface JobRecord {
@@ -98,20 +106,8 @@ export abstract class JobClient implements JobSubmitter {
     // the main thread keeps side-path arguments in its own records
   }
 
-  /**
-   * @internal publishes one job (the caller holds a limiter token). `onSettled` (idempotent)
-   * runs when the job settles, and at once when it is cancelled before it starts. With a
-   * `transfer` list (empty for arguments holding shared memory) the arguments go by message.
-   */
-  submit(
-    url: string,
-    exportName: string,
-    args: unknown[],
-    transfer: TransferListItem[] | undefined,
-    onSettled?: () => void,
-    locals?: Array<[string, unknown]>,
-    killable = false,
-  ): WorkerJobHandle {
+  /** @internal publishes one job (see JobRequest); the caller holds a limiter token. */
+  submit({ url, exportName, args, transfer, onSettled, locals, killable = false }: JobRequest): WorkerJobHandle {
     this.checkOpen();
     const slot = this.freeSlots.pop();
     if (slot === undefined) throw new TriodeInternalError('worker pool: no free job slot although a token was held');

@@ -19,7 +19,7 @@ import { abandonOnCancel } from '../core/abort-signal.js';
 import { checkInteger, describe } from '../core/validate.js';
 import { closeWire, openSharedChannel } from '../channels/shared-channel.js';
 import { defaultWorkerPool, type WorkerPool } from './pool.js';
-import { moduleUrl, startJob } from './run-in-worker.js';
+import { moduleUrl } from './run-in-worker.js';
 import { crossThreadValues } from '../core/task-local.js';
 import { whyUncloneable } from '../../shared/cloneable.js';
 import type { WorkerJobHandle } from './pool.js';
@@ -107,9 +107,15 @@ export async function* mapInWorkers<T, R = unknown>(
         const wires = [inRx.toWire(), outTx.toWire()];
         let job: WorkerJobHandle;
         try {
-          job = startJob(pool, mapLoopUrl, 'mapLoop', [wires[0], wires[1], url, exportName], undefined, () => {
-            for (const wire of wires) closeWire(wire);
-          }, locals);
+          job = pool.submit({
+            url: mapLoopUrl,
+            exportName: 'mapLoop',
+            args: [wires[0], wires[1], url, exportName],
+            onSettled: () => {
+              for (const wire of wires) closeWire(wire);
+            },
+            locals,
+          });
         } catch (error) {
           pool.limiter.releaseOnBehalfOf(borrower);
           throw error;

@@ -33,7 +33,7 @@ import { describe } from '../core/validate.js';
 import type { CapacityLimiter } from '../sync/capacity-limiter.js';
 import { whyUncloneable } from '../../shared/cloneable.js';
 import { crossThreadValues } from '../core/task-local.js';
-import { defaultWorkerPool, WorkerPool, type JobSubmitter, type WorkerJobHandle } from './pool.js';
+import { defaultWorkerPool, WorkerPool, type WorkerJobHandle } from './pool.js';
 
 export type CancelMode = 'cooperative' | 'kill' | 'abandon';
 
@@ -228,7 +228,7 @@ async function dispatch(
   try {
     pool.checkOpen();
     wired = wireEndpoints(args);
-    job = startJob(pool, url, exportName, wired.args, options.transfer, wired.close, locals, mode === 'kill');
+    job = pool.submit({ url, exportName, args: wired.args, transfer: options.transfer, onSettled: wired.close, locals, killable: mode === 'kill' });
   } catch (error) {
     release(limiters.length);
     wired?.close?.();
@@ -256,24 +256,6 @@ async function dispatch(
     if (!wait.isSettled) wait.reschedule(outcome);
   });
   return wait.promise;
-}
-
-/**
- * @internal starts one job on `pool` (the caller holds a limiter token). `onSettled` (idempotent)
- * runs when the job settles, and also at once when it is cancelled before it starts.
- */
-export function startJob(
-  pool: JobSubmitter,
-  url: string,
-  exportName: string,
-  args: unknown[],
-  transfer: TransferListItem[] | undefined,
-  onSettled: (() => void) | undefined,
-  locals?: Array<[string, unknown]>,
-  killable = false,
-): WorkerJobHandle {
-  // A transfer list (even an empty one: shared memory was found) means the message path.
-  return pool.submit(url, exportName, args, transfer, onSettled, locals, killable);
 }
 
 type AnyFunction = (...args: never[]) => unknown;
