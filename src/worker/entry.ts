@@ -34,7 +34,7 @@ import { currentCall, isCancelledWord, runAsCall, type CancelWord, type CurrentC
 import { CancelScope } from '../main/core/cancel-scope.js';
 import { run } from '../main/core/runner.js';
 import { endpointFromWire, isSharedChannelWire } from '../main/channels/shared-channel.js';
-import { loadExport } from './load-export.js';
+import { isThenable, loadExport } from './load-export.js';
 
 type AnyFunction = (...args: unknown[]) => unknown;
 
@@ -173,10 +173,6 @@ async function exportEntry(url: string, exportName: string): Promise<ExportEntry
     exports.set(key, entry);
   }
   return entry;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
 /** Runs `entry` inside its own run(), its root scope cancelled with the call. */

@@ -28,3 +28,8 @@ export async function loadExport(url: string, exportName: string): Promise<AnyFu
   }
   return fn as AnyFunction;
 }
+
+/** Whether `value` is a thenable: what decides that an export is async (DESIGN §4). */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}

@@ -6,7 +6,7 @@
  * worker entry.
  */
 import { errorToWire } from '../shared/error-wire.js';
-import { loadExport } from './load-export.js';
+import { isThenable, loadExport } from './load-export.js';
 import type { SharedReceiveChannel, SharedSendChannel } from '../main/channels/shared-channel.js';
 
 type Job = [batch: number, items: unknown[]];
@@ -26,7 +26,7 @@ export async function mapLoop(
       for (let i = 0; i < items.length; i++) {
         let value = apply(items[i]);
         // Async or not is decided by what it returns: anything thenable is awaited.
-        if ((typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function') value = await value;
+        if (isThenable(value)) value = await value;
         values[i] = value;
       }
     } catch (error) {

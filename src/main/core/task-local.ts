@@ -6,6 +6,7 @@
  * only when someone else still sees it. A `set` is therefore seen by the setting task and the
  * tasks it spawns afterwards, never by its parent or siblings.
  */
+import { whyUncloneable, type CloneableFindings } from '../../shared/cloneable.js';
 import { currentCall } from '../../shared/worker-call.js';
 import { currentContext, peekContext } from './context.js';
 import type { Task } from './task.js';
@@ -45,6 +46,22 @@ const crossThreadLocals: Map<string, TaskLocal<unknown>> = ((globalThis as Globa
 /** @internal the cross-thread TaskLocal named `name` on this thread, if any. */
 export function crossThreadLocal(name: string): TaskLocal<unknown> | undefined {
   return crossThreadLocals.get(name);
+}
+
+/**
+ * @internal the current task's cross-thread TaskLocal values for a worker call made by `where`,
+ * checked: one that cannot cross a thread is refused here, with a TypeError naming the TaskLocal
+ * (before anything is dispatched). `found` notes shared memory among them (see cloneable.ts).
+ */
+export function crossThreadValuesFor(where: string, found?: CloneableFindings): Array<[string, unknown]> | undefined {
+  const locals = crossThreadValues();
+  for (const [name, value] of locals ?? []) {
+    const bad = whyUncloneable(value, `the value of TaskLocal ${JSON.stringify(name)}`, found);
+    if (bad !== undefined) {
+      throw new TypeError(`${where}: ${bad}, which cannot be sent to a worker thread (cross-thread TaskLocals must hold structured-cloneable values)`);
+    }
+  }
+  return locals;
 }
 
 /**

@@ -74,7 +74,10 @@ export abstract class JobClient implements JobSubmitter {
   private unannounced = 0;
   private armed = false;
   private retrying = false;
-  protected inFlight = 0;
+  /** Calls published and not settled yet. */
+  protected get inFlight(): number {
+    return this.jobs.size;
+  }
   protected completed = 0;
   abstract readonly maxThreads: number;
 
@@ -136,7 +139,7 @@ export abstract class JobClient implements JobSubmitter {
       throw new TypeError(`runInWorker: the arguments of ${exportName} cannot be sent to a worker thread (they are not structured-cloneable)`);
     }
     this.jobs.set(slot, record);
-    if (this.inFlight++ === 0) this.inFlightChanged(true);
+    if (this.inFlight === 1) this.inFlightChanged(true);
     this.publish(ticketOf(slot, generation), inline ?? encodeSideJob(killable, this.replyTo));
     this.published();
     this.armReplies();
@@ -285,7 +288,7 @@ export abstract class JobClient implements JobSubmitter {
     releaseJob(this.states, record.slot);
     this.freeSlots.push(record.slot);
     this.completed++;
-    if (--this.inFlight === 0) this.inFlightChanged(false);
+    if (this.inFlight === 0) this.inFlightChanged(false);
     try {
       record.onSettled?.();
     } finally {

@@ -20,8 +20,7 @@ import { checkInteger, describe } from '../core/validate.js';
 import { closeWire, openSharedChannel } from '../channels/shared-channel.js';
 import { defaultWorkerPool, type WorkerPool } from './pool.js';
 import { moduleUrl } from './run-in-worker.js';
-import { crossThreadValues } from '../core/task-local.js';
-import { whyUncloneable } from '../../shared/cloneable.js';
+import { crossThreadValuesFor } from '../core/task-local.js';
 import type { WorkerJobHandle } from './pool.js';
 
 export interface MapInWorkersOptions {
@@ -69,11 +68,7 @@ export async function* mapInWorkers<T, R = unknown>(
   }
   currentContext('mapInWorkers');
   // The consumer's cross-thread TaskLocal values go to every loop (the export sees them).
-  const locals = crossThreadValues();
-  for (const [name, value] of locals ?? []) {
-    const bad = whyUncloneable(value, `the value of TaskLocal ${JSON.stringify(name)}`);
-    if (bad !== undefined) throw new TypeError(`mapInWorkers: ${bad}, which cannot be sent to a worker thread`);
-  }
+  const locals = crossThreadValuesFor('mapInWorkers');
   const pool = options.pool ?? defaultWorkerPool();
   const maxThreads = pool.maxThreads;
   const concurrency = options.concurrency ?? maxThreads;

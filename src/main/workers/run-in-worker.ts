@@ -32,7 +32,7 @@ import { Abort, blockTask, type Wait } from '../core/traps.js';
 import { describe } from '../core/validate.js';
 import type { CapacityLimiter } from '../sync/capacity-limiter.js';
 import { whyUncloneable } from '../../shared/cloneable.js';
-import { crossThreadValues } from '../core/task-local.js';
+import { crossThreadValuesFor } from '../core/task-local.js';
 import { defaultWorkerPool, WorkerPool, type WorkerJobHandle } from './pool.js';
 
 export type CancelMode = 'cooperative' | 'kill' | 'abandon';
@@ -126,15 +126,7 @@ export async function runInWorker(
   }
   const ctx = currentContext('runInWorker');
   // The task's cross-thread TaskLocal values go with the call; one that cannot is refused here.
-  const locals = crossThreadValues();
-  if (locals !== undefined) {
-    for (const [name, value] of locals) {
-      const bad = whyUncloneable(value, `the value of TaskLocal ${JSON.stringify(name)}`, found);
-      if (bad !== undefined) {
-        throw new TypeError(`runInWorker: ${bad}, which cannot be sent to a worker thread (cross-thread TaskLocals must hold structured-cloneable values)`);
-      }
-    }
-  }
+  const locals = crossThreadValuesFor('runInWorker', found);
   cancelPoint(ctx);
   // Shared memory is shared only through postMessage: such a call takes the message path.
   if (found.shared && options.transfer === undefined) options = { ...options, transfer: [] };
