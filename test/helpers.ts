@@ -1,6 +1,7 @@
 /** Shared test helpers: every timed test runs on a MockClock with autojump, under a deadline. */
 import type { AddressInfo } from 'node:net';
-import { failAfter, openTcpListeners, openTcpStream, run, WorkerPool, type SocketListener, type SocketStream } from 'triode';
+import type { Cancelled } from 'triode';
+import { CancelScope, checkpoint, failAfter, openTcpListeners, openTcpStream, run, WorkerPool, type SocketListener, type SocketStream } from 'triode';
 import { MockClock } from 'triode/testing';
 
 /** Virtual ms after which a blocked test fails instead of hanging. */
@@ -15,6 +16,23 @@ export function mock<T>(fn: (clock: MockClock) => Promise<T>): () => Promise<T> 
     const clock = new MockClock({ autojumpThreshold: 0 });
     return run(() => failAfter(HANG_MS, () => fn(clock)), { clock });
   };
+}
+
+/** A real `Cancelled` (user code cannot construct one): raised by a checkpoint in a cancelled scope. */
+export async function cancelledError(reason?: string): Promise<Cancelled> {
+  return run(async () => {
+    let caught: unknown;
+    const scope = new CancelScope();
+    await scope.run(async () => {
+      scope.cancel(reason);
+      try {
+        await checkpoint();
+      } catch (error) {
+        caught = error;
+      }
+    });
+    return caught as Cancelled;
+  });
 }
 
 /** Rejects with the error `promise` rejected with, or throws if it resolved. */

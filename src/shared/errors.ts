@@ -14,10 +14,26 @@ export class Cancelled extends Error {
   override name = 'Cancelled';
   /** The reason given to `CancelScope.cancel(reason)`, or a description of the deadline. */
   readonly reason: string | undefined;
-  constructor(reason?: string) {
+  /**
+   * Not for user code: only triode raises `Cancelled` (as Trio's has no public constructor), so
+   * a scope never absorbs one that its own cancellation did not cause. Use `CancelScope.cancel()`.
+   */
+  constructor(reason?: string, key?: typeof cancelledKey) {
+    if (key !== cancelledKey) {
+      throw new TypeError(
+        'Cancelled cannot be constructed by user code: cancel a scope (scope.cancel(), a deadline) instead',
+      );
+    }
     super(reason === undefined ? 'cancelled' : `cancelled: ${reason}`);
     this.reason = reason;
   }
+}
+
+const cancelledKey: unique symbol = Symbol('triode.Cancelled');
+
+/** @internal the one way to make a `Cancelled`. */
+export function createCancelled(reason?: string): Cancelled {
+  return new Cancelled(reason, cancelledKey);
 }
 
 /**
@@ -137,6 +153,9 @@ export class ExceptionGroup extends AggregateError {
   override name = 'ExceptionGroup';
   declare readonly errors: unknown[];
 
+  /** @internal see `counted` */
+  private declare readonly describeCount: ((count: number) => string) | undefined;
+
   constructor(message: string, exceptions: readonly unknown[], options?: ErrorOptions) {
     if (!Array.isArray(exceptions)) {
       throw new TypeError('ExceptionGroup: exceptions must be an array');
@@ -147,6 +166,16 @@ export class ExceptionGroup extends AggregateError {
     super(exceptions, message, options);
   }
 
+  /**
+   * @internal a group whose message says how many errors it holds (a nursery's): the parts
+   * `split` and `derive` make get a message that counts their own errors.
+   */
+  static counted(describeCount: (count: number) => string, exceptions: readonly unknown[]): ExceptionGroup {
+    const group = new ExceptionGroup(describeCount(exceptions.length), exceptions);
+    Object.defineProperty(group, 'describeCount', { value: describeCount, enumerable: false });
+    return group;
+  }
+
   /** The errors in this group (the same array as `errors`). */
   get exceptions(): unknown[] {
     return this.errors;
@@ -154,9 +183,20 @@ export class ExceptionGroup extends AggregateError {
 
   /** A group with the same message and class holding `exceptions` instead. */
   derive(exceptions: readonly unknown[]): ExceptionGroup {
-    const derived = new ExceptionGroup(this.message, exceptions, { cause: this.cause });
-    // Like Python's derive: the part keeps the whole's origin, not the place it was split.
-    if (this.stack !== undefined) derived.stack = this.stack;
+    const describeCount = this.describeCount;
+    const derived =
+      describeCount === undefined
+        ? new ExceptionGroup(this.message, exceptions, { cause: this.cause })
+        : ExceptionGroup.counted(describeCount, exceptions);
+    if (describeCount !== undefined && this.cause !== undefined) {
+      Object.defineProperty(derived, 'cause', { value: this.cause, writable: true, configurable: true });
+    }
+    // Like Python's derive: the part keeps the whole's origin, not the place it was split. A
+    // counted message is the first line of the stack, so it is rewritten there too.
+    if (this.stack !== undefined) {
+      derived.stack =
+        describeCount === undefined ? this.stack : this.stack.replace(this.message, derived.message);
+    }
     return derived;
   }
 
@@ -216,6 +256,28 @@ export const triodeErrorClasses = {
 } as const;
 
 /**
+ * instanceof across copies of triode. A process can load triode twice (its ESM and its CJS
+ * build, or two installed versions): each copy has its own classes, so a `TooSlowError` from one
+ * would fail `instanceof TooSlowError` against the other. Each class's prototype carries a
+ * process-wide brand with its name, and `instanceof` also accepts an error branded by another
+ * copy with this class's name or a subclass's.
+ */
+const BRAND = Symbol.for('triode.errorClass');
+const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
+
+function hasInstance(this: abstract new (...args: never[]) => unknown, value: unknown): boolean {
+  if (ordinaryHasInstance.call(this, value)) return true;
+  if (value === null || typeof value !== 'object') return false;
+  const brand = (value as { [BRAND]?: unknown })[BRAND];
+  if (typeof brand !== 'string' || !Object.hasOwn(brandedClasses, brand)) return false;
+  const local = brandedClasses[brand as keyof typeof brandedClasses] as { prototype: object };
+  // A class branded elsewhere matches this class or any triode class it extends.
+  return local.prototype === this.prototype || Object.prototype.isPrototypeOf.call(this.prototype, local.prototype);
+}
+
+const brandedClasses = { ...triodeErrorClasses, CalledProcessError: undefined as unknown as abstract new (...args: never[]) => Error };
+
+/**
  * Raised by `runProcess` (with `check`, the default) when the process exits with a non-zero
  * code or is killed by a signal (then `returncode` is minus the signal number).
  */
@@ -232,4 +294,10 @@ export class CalledProcessError extends Error {
         (typeof stderr === 'string' && stderr.trim() ? `: ${stderr.trim().slice(0, 500)}` : ''),
     );
   }
+}
+
+brandedClasses.CalledProcessError = CalledProcessError;
+for (const [name, Class] of Object.entries(brandedClasses)) {
+  Object.defineProperty(Class.prototype, BRAND, { value: name });
+  Object.defineProperty(Class, Symbol.hasInstance, { value: hasInstance });
 }

@@ -5,7 +5,7 @@
  * `checkpoint()` and `isCancelled()` look at the current task's cancel scopes instead; outside
  * both, the functions throw a clear Error.
  */
-import { Cancelled } from '../shared/errors.js';
+import { Cancelled, createCancelled } from '../shared/errors.js';
 import { CANCEL } from '../shared/scheduler.js';
 import { currentCall, isCancelledWord, type CurrentCall } from '../shared/worker-call.js';
 import { peekContext, type Context } from '../main/core/context.js';
@@ -30,7 +30,7 @@ function callOrTask(what: string): CurrentCall | Context {
 }
 
 function cancelled(): Cancelled {
-  return new Cancelled('the calling task was cancelled');
+  return createCancelled('the calling task was cancelled');
 }
 
 /**

@@ -19,7 +19,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { Cancelled } from '../shared/errors.js';
+import { createCancelled } from '../shared/errors.js';
 import { isCallbackWire } from '../shared/callback-wire.js';
 import { whyUncloneable } from '../shared/cloneable.js';
 import { describedErrorWire, errorFromWire, errorToWire } from '../shared/error-wire.js';
@@ -203,7 +203,7 @@ async function runInOwnRun(entry: ExportEntry, args: unknown[], word: CancelWord
         entry.async ??= isThenable(result);
         return await result;
       });
-      if (scope.cancelledCaught) throw new Cancelled('the calling task was cancelled');
+      if (scope.cancelledCaught) throw createCancelled('the calling task was cancelled');
       return value;
     } finally {
       // Release our own Atomics.waitAsync so no waiter outlives the call.

@@ -15,7 +15,7 @@
  * endpoints are closed all the same.
  */
 import { isMainThread } from 'node:worker_threads';
-import { BrokenResourceError, Cancelled, ClosedResourceError, EndOfChannel, WouldBlock } from '../../shared/errors.js';
+import { BrokenResourceError, Cancelled, ClosedResourceError, createCancelled, EndOfChannel, WouldBlock } from '../../shared/errors.js';
 import { decode, describeTag, encode, payloadLength, Tag } from '../../shared/codec.js';
 import { lockReleased } from '../../shared/owned-lock.js';
 import {
@@ -103,7 +103,7 @@ const SYNC_SLICE_MS = 2;
 
 function checkCallCancelled(): void {
   const call = currentCall();
-  if (call !== undefined && isCancelledWord(call.cancelWord)) throw new Cancelled('the calling task was cancelled');
+  if (call !== undefined && isCancelledWord(call.cancelWord)) throw createCancelled('the calling task was cancelled');
 }
 
 /** The `*Sync` methods block their thread: refused on the main thread, which would freeze. */

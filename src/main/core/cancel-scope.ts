@@ -16,7 +16,7 @@
 import { ExceptionGroup, isCancellation } from '../../shared/errors.js';
 import { CancelStatus, type StatusOwner } from './cancel-status.js';
 import { macrotaskDue, yieldToEventLoop } from './checkpoint.js';
-import { currentContext, storage, type Context } from './context.js';
+import { currentContext, peekContext, storage, type Context } from './context.js';
 import type { DeadlineEntry, DeadlineOwner } from './deadlines.js';
 import type { Runner } from './runner.js';
 import { checkDeadline, checkDuration, describe } from './validate.js';
@@ -83,8 +83,17 @@ export class CancelScope implements StatusOwner, DeadlineOwner {
     this.signal = signal;
   }
 
-  /** True once `cancel()` was called or the deadline passed (even before entry). */
+  /**
+   * True once `cancel()` was called or the deadline passed — also before entry, when read inside
+   * a run whose clock is past the deadline (as in Trio, reading it then cancels the scope).
+   */
   get cancelCalled(): boolean {
+    if (!this._cancelCalled && this.state !== 'exited' && this._deadline !== Infinity) {
+      const runner = this.runner ?? peekContext()?.task.runner;
+      if (runner !== undefined && runner.clock.currentTime() >= this._deadline) {
+        this.cancel(`deadline of ${this.label} exceeded`);
+      }
+    }
     return this._cancelCalled;
   }
 
@@ -97,23 +106,30 @@ export class CancelScope implements StatusOwner, DeadlineOwner {
     return this._cancelReason;
   }
 
-  /** Absolute deadline in ms on the run's clock; Infinity when none. Settable at any time. */
+  /**
+   * Absolute deadline in ms on the run's clock; Infinity when none. Settable at any time. A scope
+   * made with `relativeDeadline` has no absolute deadline until it is entered: reading or setting
+   * `deadline` before then throws (set `relativeDeadline = Infinity` first to make it absolute).
+   */
   get deadline(): number {
+    if (this._relativeDeadline !== Infinity) throw unenteredRelative('read');
     return this._deadline;
   }
 
   set deadline(value: number) {
-    this._deadline = checkDeadline('CancelScope.deadline', 'deadline', value);
-    this._relativeDeadline = Infinity;
+    checkDeadline('CancelScope.deadline', 'deadline', value);
+    if (this._relativeDeadline !== Infinity) throw unenteredRelative('set');
+    this._deadline = value;
     if (this.state === 'entered') this.registerDeadline();
   }
 
   /**
-   * The deadline relative to now (after entry) or to entry (before it). Setting it after entry
-   * moves the absolute deadline to now + value.
+   * The deadline relative to now (once entered) or to entry (before it). Setting it once entered
+   * moves the absolute deadline to now + value; before entry it only works on a scope without an
+   * absolute deadline (a scope has one kind of deadline until it is entered).
    */
   get relativeDeadline(): number {
-    if (this.state === 'entered' && this.runner !== undefined) {
+    if (this.state !== 'idle' && this.runner !== undefined) {
       return this._deadline - this.runner.clock.currentTime();
     }
     return this._relativeDeadline;
@@ -121,12 +137,16 @@ export class CancelScope implements StatusOwner, DeadlineOwner {
 
   set relativeDeadline(value: number) {
     checkDuration('CancelScope.relativeDeadline', 'relativeDeadline', value);
-    if (this.state === 'entered' && this.runner !== undefined) {
+    if (this.state !== 'idle' && this.runner !== undefined) {
       this._deadline = this.runner.clock.currentTime() + value;
-      this.registerDeadline();
+      if (this.state === 'entered') this.registerDeadline();
+    } else if (this._deadline !== Infinity) {
+      throw new Error(
+        'CancelScope.relativeDeadline cannot be set before entry on a scope with an absolute deadline; ' +
+          'set deadline = Infinity first',
+      );
     } else {
       this._relativeDeadline = value;
-      this._deadline = Infinity;
     }
   }
 
@@ -156,7 +176,8 @@ export class CancelScope implements StatusOwner, DeadlineOwner {
       this.runner!.removeDeadline(this.deadlineEntry);
       this.deadlineEntry = undefined;
     }
-    if (this.state === 'entered') this.status!.recalculate();
+    // (While entering, the status node may not exist yet: it reads cancelCalled when made.)
+    if (this.state === 'entered' && this.status !== undefined) this.status.recalculate();
   }
 
   /** @internal the deadline heap calls this when the deadline passes. */
@@ -284,6 +305,13 @@ export class CancelScope implements StatusOwner, DeadlineOwner {
     }
     throw error;
   }
+}
+
+function unenteredRelative(verb: string): Error {
+  return new Error(
+    `CancelScope.deadline cannot be ${verb} before a scope with a relativeDeadline is entered (its ` +
+      'deadline is fixed on entry); use relativeDeadline, or set relativeDeadline = Infinity first',
+  );
 }
 
 function abortReason(signal: AbortSignal): string {

@@ -17,7 +17,7 @@
  * in AsyncLocalStorage (`context.ts`); only blocked waits are, because cancellation has to find
  * and wake them.
  */
-import { Cancelled } from '../../shared/errors.js';
+import { createCancelled, type Cancelled } from '../../shared/errors.js';
 import type { Wait } from './traps.js';
 
 /** What a status needs to know of its scope (implemented by `CancelScope`). */
@@ -80,9 +80,18 @@ export class CancelStatus {
     this.recalculate();
   }
 
+  /**
+   * The scope's body has finished. An AbortSignal handed out under this node aborts now if it has
+   * not yet: whatever still listens to it (an operation left running, a `{ signal }` listener)
+   * belongs to a block that is over, so its listeners do not outlive it.
+   */
   detach(): void {
     this.exited = true;
     this.parent?.children?.delete(this);
+    const controller = this.controller;
+    if (controller !== undefined && !controller.signal.aborted) {
+      controller.abort(withoutStack(() => createCancelled(`the block of ${this.owner.describe()} has exited`)));
+    }
   }
 
   private deliverCancel(): void {
@@ -111,14 +120,7 @@ export class CancelStatus {
    */
   makeCancelled(withStack = true): Cancelled {
     const reason = this.cancelSource().cancelReason;
-    if (withStack) return new Cancelled(reason);
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
-      return new Cancelled(reason);
-    } finally {
-      Error.stackTraceLimit = limit;
-    }
+    return withStack ? createCancelled(reason) : withoutStack(() => createCancelled(reason));
   }
 
   /** An AbortSignal that aborts when this node becomes effectively cancelled. */
@@ -144,5 +146,15 @@ export class CancelStatus {
     else return; // not linked here
     if (next !== undefined) next.prevInStatus = prev;
     wait.prevInStatus = wait.nextInStatus = undefined;
+  }
+}
+
+function withoutStack<E>(make: () => E): E {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }

@@ -10,9 +10,9 @@
  * Children run under the nursery's cancel status, not under the scopes around the `startSoon`
  * call: the nursery is where they live.
  */
-import { ExceptionGroup, soleError } from '../../shared/errors.js';
+import { ExceptionGroup, soleError, TriodeInternalError } from '../../shared/errors.js';
 import { CancelScope } from './cancel-scope.js';
-import type { CancelStatus } from './cancel-status.js';
+import { CancelStatus, type StatusOwner } from './cancel-status.js';
 import { currentContext, storage, type Context } from './context.js';
 import { Task } from './task.js';
 import { Abort, blockTask } from './traps.js';
@@ -39,6 +39,8 @@ export class Nursery {
   /** @internal */ readonly children = new Set<Task>();
   /** @internal */ readonly errors: unknown[] = [];
   /** @internal */ closed = false;
+  /** @internal `start()` calls aimed at this nursery whose task has not called started() or exited. */
+  pendingStarts = 0;
   /** @internal */ readonly status: CancelStatus;
   private wakeParent: (() => void) | undefined;
 
@@ -82,15 +84,26 @@ export class Nursery {
     checkFunction('Nursery.start', 'fn', fn);
     const ctx = currentContext('Nursery.start');
     if (this.closed) throw new Error('Nursery.start: the nursery is closed to new tasks (its block has exited)');
+    // Pending starts keep this nursery open (Trio's _pending_starts), so started() always finds it.
+    this.pendingStarts++;
     let status: StartStatus<T> | undefined;
     try {
       await openNurseryIn(ctx, async (helper) => {
         status = new StartStatus<T>(helper, this);
-        status.task = spawnTask(ctx.task, helper, fn as (...args: unknown[]) => unknown, [...args, status]);
+        const task = spawnTask(ctx.task, helper, fn as (...args: unknown[]) => unknown, [...args, status]);
+        // The task gets its own node in the cancel status tree: everything it does before
+        // started() (its waits, its scopes, the AbortSignals it took) hangs under that node, and
+        // started() moves the node — and so all of it — under the target nursery at once.
+        task.status = new CancelStatus(new StartingTask(task), helper.status);
+        task.ownsStatus = true;
+        status.task = task;
       }, 'nursery.start');
     } catch (error) {
       // Errors before started() belong to start() itself, unwrapped when there is one.
       throw soleError(error);
+    } finally {
+      this.pendingStarts--;
+      this.maybeWakeParent();
     }
     if (!status!.calledStarted) {
       throw new Error(`Nursery.start: task ${status!.task!.name} exited without calling taskStatus.started()`);
@@ -108,20 +121,22 @@ export class Nursery {
   childExited(task: Task, error: unknown): void {
     this.children.delete(task);
     if (error !== NO_ERROR) this.addError(error);
-    if (this.children.size === 0 && this.wakeParent !== undefined) this.wakeParent();
+    this.maybeWakeParent();
   }
 
-  /** @internal blocks the parent until every child has exited. */
+  private maybeWakeParent(): void {
+    if (this.children.size === 0 && this.pendingStarts === 0 && this.wakeParent !== undefined) this.wakeParent();
+  }
+
+  /**
+   * @internal blocks the parent until every child has exited and no `start()` aimed here is
+   * pending. The parent waits under the nursery's own status, so when the wait is cancelled the
+   * children already are: there is nothing to do but keep waiting (no child may outlive the
+   * nursery), and nothing is added to the nursery's errors (Trio, gh-1457).
+   */
   async waitForChildren(): Promise<void> {
-    while (this.children.size > 0) {
-      const wait = blockTask(currentContext('openNursery'), () => {
-        // The parent was cancelled while waiting: record a Cancelled so the nursery's exit
-        // reports it (and the scope that caused it absorbs it), and cancel the children. Keep
-        // waiting: no child may outlive the nursery.
-        this.errors.push(this.status.makeCancelled());
-        this.cancelScope.cancel();
-        return Abort.FAILED;
-      }, 'a nursery waiting for its children');
+    while (this.children.size > 0 || this.pendingStarts > 0) {
+      const wait = blockTask(currentContext('openNursery'), () => Abort.FAILED, 'a nursery waiting for its children');
       this.wakeParent = () => {
         this.wakeParent = undefined;
         wait.reschedule(undefined);
@@ -132,6 +147,17 @@ export class Nursery {
 
   toString(): string {
     return `<Nursery of ${this.parentTask.name}: ${this.children.size} children>`;
+  }
+}
+
+/** The cancel-status owner of a task being started: never cancelled itself, named for dumps. */
+class StartingTask implements StatusOwner {
+  readonly cancelCalled = false;
+  readonly shield = false;
+  readonly cancelReason = undefined;
+  constructor(private readonly task: Task) {}
+  describe(): string {
+    return `task ${this.task.name}`;
   }
 }
 
@@ -151,23 +177,21 @@ class StartStatus<T> implements TaskStatus<T> {
     if (task === undefined || task.parentNursery !== this.helper) {
       throw new Error('taskStatus.started() was called for a task that is not being started');
     }
-    if (this.target.closed) {
-      throw new Error('taskStatus.started(): the target nursery is closed to new tasks');
-    }
     this.calledStarted = true;
     this.value = value;
-    // Re-home the task: scopes it opened so far now hang under the target nursery, its top-level
-    // code runs under the target's status, and it is the target's child from now on.
-    const from = this.helper.status;
-    const to = this.target.status;
-    if (from.children !== undefined) {
-      for (const child of Array.from(from.children)) child.reparent(to);
+    // The start() call is being cancelled: stay put. The task unwinds where it is, and start()
+    // raises the Cancelled; moving it now would carry that Cancelled into a nursery whose scopes
+    // did not cause it (Trio does the same).
+    if (this.helper.status.effectivelyCancelled) return;
+    if (this.target.closed) {
+      throw new TriodeInternalError('taskStatus.started(): the target nursery closed while a start() was pending');
     }
-    if (task.status === from) task.status = to;
-    if (task.wait?.status === from) task.wait.moveTo(to);
+    // Detach everything from the helper before attaching anything to the target: attaching under
+    // a cancelled target runs abort functions, which must find the task already moved.
     this.helper.children.delete(task);
     task.parentNursery = this.target;
     this.target.children.add(task);
+    task.status.reparent(this.target.status);
     this.helper.childExited(task, NO_ERROR);
   }
 }
@@ -222,7 +246,7 @@ export async function openNurseryIn<R>(
       task.nurseryClosed(nursery);
     }
     if (nursery.errors.length > 0) {
-      throw new ExceptionGroup(describeErrors(nursery.errors), nursery.errors);
+      throw ExceptionGroup.counted(describeErrors, nursery.errors);
     }
     return value;
   });
@@ -231,8 +255,7 @@ export async function openNurseryIn<R>(
   return bodyReturned ? value : result;
 }
 
-function describeErrors(errors: unknown[]): string {
-  const n = errors.length;
+function describeErrors(n: number): string {
   return n === 1 ? 'a task in the nursery failed' : `${n} errors in the nursery`;
 }
 
@@ -281,6 +304,7 @@ async function runTask(task: Task, fn: (...args: unknown[]) => unknown, args: un
     for (const lot of task.lotBreakers) lot.breakLot(task);
     task.lotBreakers = undefined;
   }
+  if (task.ownsStatus) task.status.detach();
   task.runner.taskExited(task);
   task.parentNursery!.childExited(task, error);
 }

@@ -144,7 +144,8 @@ export class Runner implements ClockListener {
         await fn(...args);
       } catch (error) {
         if (isOnlyCancelled(error)) return;
-        this.systemErrors.push(error);
+        // The crash is the cause; the Cancelleds its siblings raised while unwinding are not.
+        this.systemErrors.push(error instanceof ExceptionGroup ? error.split(isCancellation)[1] : error);
         this.systemNursery.cancelScope.cancel('a system task crashed');
       }
     };
@@ -271,14 +272,31 @@ export class Runner implements ClockListener {
     setImmediate(this.checkIdle);
   }
 
+  /**
+   * What a run that is all blocked does next, as in Trio's run loop: the waiters with the smallest
+   * cushion wake when that cushion is shorter than the real time to the next deadline (they take
+   * priority over autojump: they wake without the clock moving); otherwise the clock autojumps
+   * when its threshold is shorter; otherwise the deadline's own timer will end the idleness.
+   */
+  private idleAction(): { delay: number; autojump: boolean } | undefined {
+    const next = this.deadlines.next();
+    const untilDeadline = next === Infinity ? Infinity : Math.max(0, this.clock.deadlineToSleepTime(next));
+    if (this.idleWaiters.length > 0) {
+      const cushion = this.idleWaiters[0]!.cushion;
+      if (cushion < untilDeadline) return { delay: cushion, autojump: false };
+    }
+    const threshold = this.autojumpThreshold();
+    if (threshold < untilDeadline && next !== Infinity) return { delay: threshold, autojump: true };
+    return undefined;
+  }
+
   private readonly checkIdle = (): void => {
     this.idleScheduled = false;
     if (this.finished || this.blockedTasks !== this.liveTasks) return;
-    const cushion = this.idleWaiters.length > 0 ? this.idleWaiters[0]!.cushion : Infinity;
-    const delay = Math.min(cushion, this.autojumpThreshold());
-    if (delay === Infinity) return;
-    if (delay === 0) {
-      this.actOnIdle();
+    const action = this.idleAction();
+    if (action === undefined) return;
+    if (action.delay === 0) {
+      this.actOnIdle(action.autojump);
       return;
     }
     const epoch = this.idleEpoch;
@@ -286,21 +304,21 @@ export class Runner implements ClockListener {
     setTimeout(() => {
       this.idleScheduled = false;
       if (this.finished || this.blockedTasks !== this.liveTasks) return;
-      if (epoch === this.idleEpoch) this.actOnIdle();
+      if (epoch === this.idleEpoch) this.actOnIdle(action.autojump);
       else this.maybeIdle();
-    }, Math.min(MAX_TIMER_MS, delay)).unref();
+    }, Math.min(MAX_TIMER_MS, action.delay)).unref();
   };
 
-  private actOnIdle(): void {
-    const cushion = this.idleWaiters.length > 0 ? this.idleWaiters[0]!.cushion : Infinity;
-    if (this.autojumpThreshold() < cushion) {
+  private actOnIdle(autojump: boolean): void {
+    if (autojump) {
       const next = this.deadlines.next();
-      if (next === Infinity) return; // a deadlock: nothing will ever happen (Trio blocks too)
+      if (next === Infinity) return;
       this.autojumpClock!.jumpTo(next);
       this.expireDeadlines();
       return;
     }
     // Wake every waiter with the smallest cushion, in the order they started waiting.
+    const cushion = this.idleWaiters[0]?.cushion;
     while (this.idleWaiters.length > 0 && this.idleWaiters[0]!.cushion === cushion) {
       const waiter = this.idleWaiters.shift()!;
       const wait = waiter.wait;

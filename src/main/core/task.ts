@@ -37,6 +37,8 @@ export class Task {
    * changes `status` when it moves the task into another nursery.
    */
   status: CancelStatus;
+  /** True when `status` is the task's own node (a task being started), detached when it exits. */
+  ownsStatus = false;
 
   constructor(
     readonly runner: Runner,

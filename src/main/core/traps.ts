@@ -46,8 +46,9 @@ export class Wait implements DeadlineOwner {
   private abortFn: AbortFn | undefined;
   private resolve!: (value: unknown) => void;
   private reject!: (error: unknown) => void;
-  /** Settles when the wait is rescheduled. */
-  readonly promise: Promise<unknown>;
+  private readonly settledPromise: Promise<unknown>;
+  /** Set when the wait was entered under an already-cancelled status: abort when the task blocks. */
+  private abortOnBlock = false;
   /** What the task is blocked in, for `dumpTaskTree`. */
   readonly what: string;
   /** @internal links in the status's list of waits (see cancel-status.ts) */
@@ -73,10 +74,24 @@ export class Wait implements DeadlineOwner {
   ) {
     this.abortFn = abortFn;
     this.what = what;
-    this.promise = new Promise<unknown>((resolve, reject) => {
+    this.settledPromise = new Promise<unknown>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
+  }
+
+  /**
+   * Settles when the wait is rescheduled. Taking it is where the task blocks (it awaits it next),
+   * as Trio's task yields to the scheduler: a wait entered under an already-cancelled status is
+   * aborted right here, after the primitive has registered it and before any other code runs,
+   * so no other task can end it normally in between (cancellation is level-triggered).
+   */
+  get promise(): Promise<unknown> {
+    if (this.abortOnBlock) {
+      this.abortOnBlock = false;
+      this.attemptAbort();
+    }
+    return this.settledPromise;
   }
 
   get isSettled(): boolean {
@@ -110,6 +125,11 @@ export class Wait implements DeadlineOwner {
         ),
       });
     }
+  }
+
+  /** @internal see `promise` */
+  markAbortOnBlock(): void {
+    this.abortOnBlock = true;
   }
 
   /** A wait can sit in the deadline heap itself (a sleep): it ends when its deadline passes. */
@@ -151,8 +171,8 @@ export class Wait implements DeadlineOwner {
  * `abortFn` agrees). Resolves with the rescheduled value, rejects with the rescheduled error.
  * A checkpoint. This is the primitive every other blocking operation is built on.
  *
- * When the caller is already cancelled, `abortFn` is first tried after the current synchronous
- * step, so code that registers the task in a queue right after this call has done so by then.
+ * When the caller is already cancelled, `abortFn` is tried at once: register the task wherever
+ * `abortFn` looks for it before calling this (as in Trio).
  */
 export function waitTaskRescheduled(abortFn: AbortFn, what = 'waitTaskRescheduled'): Promise<unknown> {
   if (typeof abortFn !== 'function') {
@@ -190,7 +210,7 @@ export function blockTask(ctx: Context, abortFn: AbortFn, what: string, external
   task.schedulePoints++;
   status.addWait(wait);
   if (!external) task.runner.taskBlocked(task);
-  if (status.effectivelyCancelled) queueMicrotask(() => wait.attemptAbort());
+  if (status.effectivelyCancelled) wait.markAbortOnBlock();
   return wait;
 }
 

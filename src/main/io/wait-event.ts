@@ -5,7 +5,8 @@
  */
 import type { EventEmitter } from 'node:events';
 import { currentContext } from '../core/context.js';
-import { Abort, blockTask } from '../core/traps.js';
+import { Abort, blockTask, type Wait } from '../core/traps.js';
+import { describe } from '../core/validate.js';
 
 /**
  * Resolves with the first argument of `event`, rejects with the argument of `'error'`. A
@@ -14,29 +15,46 @@ import { Abort, blockTask } from '../core/traps.js';
  */
 export async function waitForEvent<T = unknown>(
   emitter: EventEmitter,
-  event: string,
-  what: string,
+  event: string | symbol,
+  what?: string,
   onCancel?: () => void,
 ): Promise<T> {
-  const ctx = currentContext(what);
+  const ctx = currentContext('waitForEvent');
+  const e = emitter as Partial<EventEmitter> | null;
+  if (e === null || typeof e !== 'object' || typeof e.once !== 'function' || typeof e.off !== 'function') {
+    throw new TypeError(`waitForEvent: emitter must be an EventEmitter, got ${describe(emitter)}`);
+  }
+  if (typeof event !== 'string' && typeof event !== 'symbol') {
+    throw new TypeError(`waitForEvent: event must be a string or symbol, got ${describe(event)}`);
+  }
+  if (onCancel !== undefined && typeof onCancel !== 'function') {
+    throw new TypeError(`waitForEvent: onCancel must be a function, got ${describe(onCancel)}`);
+  }
+  let wait: Wait | undefined;
   const onEvent = (value: unknown): void => {
     cleanup();
-    wait.reschedule({ value });
+    wait?.reschedule({ value });
   };
   const onError = (error: unknown): void => {
     cleanup();
-    wait.reschedule({ error });
+    wait?.reschedule({ error });
   };
   const cleanup = (): void => {
     emitter.off(event, onEvent);
     emitter.off('error', onError);
   };
-  const wait = blockTask(ctx, () => {
+  // Listen first: if the emitter throws here, the task has not blocked and nothing is left behind.
+  emitter.once(event, onEvent);
+  try {
+    emitter.once('error', onError);
+  } catch (error) {
+    cleanup();
+    throw error;
+  }
+  wait = blockTask(ctx, () => {
     cleanup();
     onCancel?.();
     return Abort.SUCCEEDED;
-  }, what);
-  emitter.once(event, onEvent);
-  emitter.once('error', onError);
+  }, typeof what === 'string' ? what : `waitForEvent(${String(event)})`);
   return wait.promise as Promise<T>;
 }

@@ -34,7 +34,7 @@ export class CapacityLimiter {
   private readonly lot = new ParkingLot();
 
   constructor(totalTokens: number) {
-    this._totalTokens = checkInteger('CapacityLimiter', 'totalTokens', totalTokens, 1, true);
+    this._totalTokens = checkInteger('CapacityLimiter', 'totalTokens', totalTokens, 0, true);
   }
 
   /** The number of tokens. Settable; raising it wakes waiters at once. */
@@ -43,7 +43,7 @@ export class CapacityLimiter {
   }
 
   set totalTokens(value: number) {
-    this._totalTokens = checkInteger('CapacityLimiter', 'totalTokens', value, 1, true);
+    this._totalTokens = checkInteger('CapacityLimiter', 'totalTokens', value, 0, true);
     this.wakeWaiters();
   }
 

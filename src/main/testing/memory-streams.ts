@@ -70,12 +70,21 @@ class ByteQueue {
     return out;
   }
 
-  async take(maxBytes: number): Promise<Uint8Array> {
-    for (;;) {
-      const data = this.takeNowait(maxBytes);
-      if (data !== undefined) return data;
-      await this.lot.park();
+  /** A checkpoint: a cancel point on entry, then a wait for data or a schedule point (as Trio's). */
+  async take(maxBytes: number, where: string): Promise<Uint8Array> {
+    const ctx = currentContext(where);
+    cancelPoint(ctx);
+    let data = this.takeNowait(maxBytes);
+    if (data !== undefined) {
+      const macrotask = schedulePoint(ctx);
+      if (macrotask !== undefined) await macrotask;
+      return data;
     }
+    do {
+      await this.lot.park();
+      data = this.takeNowait(maxBytes);
+    } while (data === undefined);
+    return data;
   }
 }
 
@@ -136,7 +145,7 @@ export class MemorySendStream implements SendStream {
 
   /** Waits for buffered data and takes up to `maxBytes` of it (empty: closed and drained). */
   async getData(maxBytes?: number): Promise<Uint8Array> {
-    return this.outgoing.take(allOrMax('MemorySendStream.getData', maxBytes));
+    return this.outgoing.take(allOrMax('MemorySendStream.getData', maxBytes), 'MemorySendStream.getData');
   }
 
   /** Takes up to `maxBytes` of the buffered data, or raises `WouldBlock` when there is none. */
@@ -173,7 +182,7 @@ export class MemoryReceiveStream implements ReceiveStream {
       await checkpoint();
       if (this.closed) throw new ClosedResourceError('this MemoryReceiveStream was closed');
       await this.receiveSomeHook?.();
-      return await this.incoming.take(max);
+      return await this.incoming.take(max, 'MemoryReceiveStream.receiveSome');
     } finally {
       this.conflict.exit();
     }

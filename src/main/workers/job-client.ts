@@ -6,7 +6,7 @@
  * from its reply ring in batches, with one `Atomics.waitAsync` while calls are in flight.
  */
 import type { TransferListItem } from 'node:worker_threads';
-import { Cancelled, TriodeInternalError } from '../../shared/errors.js';
+import { createCancelled, TriodeInternalError } from '../../shared/errors.js';
 import { errorFromWire } from '../../shared/error-wire.js';
 import { decodeOutcome, encodeJob, encodeSideJob, type ExportRef, type JobOutcome } from '../../shared/job-codec.js';
 import { H_DATA, H_WAIT_RECV, maxPayload, readFrames, tryWrite, WriteResult, type RingView } from '../../shared/ring.js';
@@ -149,7 +149,7 @@ export abstract class JobClient implements JobSubmitter {
         if (this.jobs.get(slot) !== record) return false;
         if (!cancelJob(this.states, slot)) return false;
         // Never claimed: no thread will start it (its frame is dropped by whoever takes it).
-        this.finish(record, { error: new Cancelled('cancelled before it started') });
+        this.finish(record, { error: createCancelled('cancelled before it started') });
         if (record.side !== undefined) this.sideDropped(ticketOf(slot, generation));
         return true;
       },

@@ -20,7 +20,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
-import { BrokenWorkerError, Cancelled, ClosedResourceError } from '../../shared/errors.js';
+import { BrokenWorkerError, createCancelled, ClosedResourceError } from '../../shared/errors.js';
 import { errorToWire } from '../../shared/error-wire.js';
 import { createRing, openEndpoint, tryWrite, viewRing, WriteResult, type RingView } from '../../shared/ring.js';
 import {
@@ -363,7 +363,7 @@ export class WorkerPool extends JobClient {
       new BrokenWorkerError(`the worker thread running ${exportName} (${url}) died: ${why}`, { cause: thread.error });
     for (const record of this.jobs.values()) {
       if (ownerOf(this.states, record.slot) !== owner) continue;
-      this.finish(record, record.killed ? { error: new Cancelled('the worker was killed after the calling task was cancelled') } : { error: died(record.exportName, record.url) });
+      this.finish(record, record.killed ? { error: createCancelled('the worker was killed after the calling task was cancelled') } : { error: died(record.exportName, record.url) });
     }
     this.#failNestedOf(owner, thread.index, died);
     if (this.#closed) return;

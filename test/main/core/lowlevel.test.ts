@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BrokenResourceError, Cancelled, CancelScope, dumpTaskTree, lowlevel, moveOnAfter, openNursery, sleep, sleepForever } from 'triode';
+import { BrokenResourceError, Cancelled, CancelScope, checkpoint, dumpTaskTree, lowlevel, moveOnAfter, openNursery, sleep, sleepForever } from 'triode';
 import { waitAllTasksBlocked } from 'triode/testing';
 import { mock, rejection } from '../../helpers.js';
 
@@ -46,7 +46,7 @@ test('abort SUCCEEDED raises Cancelled; abort FAILED keeps the task blocked unti
   await s2.run(async () => {
     s2.cancel();
     assert.instance(await rejection(waitTaskRescheduled(() => Abort.SUCCEEDED)), Cancelled);
-    throw new Cancelled();
+    await checkpoint();
   });
 }));
 

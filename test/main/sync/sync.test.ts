@@ -223,7 +223,8 @@ test('CapacityLimiter: tokens, borrowers, statistics, double borrow and bad rele
   limiter.releaseOnBehalfOf('job-1');
   limiter.release();
   assert.throws(() => limiter.release(), /isn't holding/);
-  assert.throws(() => new CapacityLimiter(0), (e: Error) => e instanceof RangeError);
+  assert.throws(() => new CapacityLimiter(-1), (e: Error) => e instanceof RangeError);
+  assert.throws(() => new CapacityLimiter(1.5), (e: Error) => e instanceof RangeError);
 }));
 
 test('CapacityLimiter: waiters are served FIFO; raising totalTokens wakes them at once', mock(async () => {
