@@ -18,3 +18,4 @@ export { checkpointIfCancelled, cancelShieldedCheckpoint } from './core/checkpoi
 export { happyEyeballs } from './streams/happy-eyeballs.js';
 export { waitForEvent } from './io/wait-event.js';
 export { openProcess } from './io/process.js';
+export { currentTrioToken, TrioToken } from './core/trio-token.js';

@@ -49,7 +49,7 @@ import {
 import { currentCall, isCancelledWord } from '../../shared/worker-call.js';
 import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
-import { checkInteger, describe } from '../core/validate.js';
+import { checkInteger, describe, checkOptions } from '../core/validate.js';
 import { Closeable } from './closeable.js';
 import { existingRingWaiter, ringWaiter } from './ring-waiter.js';
 
@@ -553,9 +553,7 @@ export interface SharedChannelOptions {
  * ```
  */
 export function openSharedChannel<T>(options: SharedChannelOptions): [SharedSendChannel<T>, SharedReceiveChannel<T>] {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`openSharedChannel: options must be an object, got ${describe(options)}`);
-  }
+  checkOptions('openSharedChannel', options);
   const { capacityBytes } = options;
   checkInteger('openSharedChannel', 'capacityBytes', capacityBytes, 16);
   if (capacityBytes > MAX_CAPACITY) {

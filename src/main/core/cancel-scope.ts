@@ -19,7 +19,7 @@ import { macrotaskDue, yieldToEventLoop } from './checkpoint.js';
 import { currentContext, peekContext, storage, type Context } from './context.js';
 import type { DeadlineEntry, DeadlineOwner } from './deadlines.js';
 import type { Runner } from './runner.js';
-import { checkDeadline, checkDuration, describe } from './validate.js';
+import { checkDeadline, checkDuration, describe, checkOptions } from './validate.js';
 
 export interface CancelScopeOptions {
   /** Absolute deadline in ms on the run's clock (see `currentTime()`). */
@@ -63,9 +63,7 @@ export class CancelScope implements StatusOwner, DeadlineOwner {
   label = 'CancelScope';
 
   constructor(options: CancelScopeOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(`CancelScope: options must be an object, got ${describe(options)}`);
-    }
+    checkOptions('CancelScope', options);
     const { deadline, relativeDeadline, shield = false, signal } = options;
     if (deadline !== undefined && relativeDeadline !== undefined) {
       throw new TypeError('CancelScope: give deadline or relativeDeadline, not both');

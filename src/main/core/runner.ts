@@ -23,8 +23,9 @@ import { callInstruments, checkInstrument, type Instrument, type InstrumentHook 
 import { openNurseryIn, spawnTask, type Nursery } from './nursery.js';
 import { registerRun, unregisterRun } from './sigint.js';
 import { Task } from './task.js';
+import { TrioToken } from './trio-token.js';
 import type { Wait } from './traps.js';
-import { checkFunction, describe } from './validate.js';
+import { checkFunction, checkOptions } from './validate.js';
 
 export interface RunOptions {
   /** The clock deadlines and `currentTime()` use. Default: the system's monotonic clock. */
@@ -70,6 +71,7 @@ export class Runner implements ClockListener {
   private idleSeq = 0;
   private readonly idleWaiters: IdleWaiter[] = [];
   private readonly systemErrors: unknown[] = [];
+  private token: TrioToken | undefined;
 
   constructor(clock: Clock, instruments: Instrument[]) {
     this.clock = clock;
@@ -110,6 +112,8 @@ export class Runner implements ClockListener {
     } catch (error) {
       this.systemErrors.push(error);
     } finally {
+      // Calls handed in through the token before the end still run (in the root context).
+      this.token?.close();
       this.finish();
     }
 
@@ -137,16 +141,25 @@ export class Runner implements ClockListener {
     this.callInstruments('afterRun');
   }
 
+  /** The run's TrioToken (made on first use). */
+  trioToken(): TrioToken {
+    return (this.token ??= new TrioToken(this));
+  }
+
+  /** Crashes the run: `run()` rejects with TriodeInternalError whose cause is `error`. */
+  crash(error: unknown): void {
+    // The crash is the cause; the Cancelleds its siblings raised while unwinding are not.
+    this.systemErrors.push(error instanceof ExceptionGroup ? error.split(isCancellation)[1] : error);
+    if (!this.systemNursery.closed) this.systemNursery.cancelScope.cancel('a system task crashed');
+  }
+
   /** A system task: it lives in the system nursery, outside the main task's scopes. */
   spawnSystemTask(fn: (...args: unknown[]) => unknown, args: unknown[], name?: string): Task {
     const wrapped = async (): Promise<void> => {
       try {
         await fn(...args);
       } catch (error) {
-        if (isOnlyCancelled(error)) return;
-        // The crash is the cause; the Cancelleds its siblings raised while unwinding are not.
-        this.systemErrors.push(error instanceof ExceptionGroup ? error.split(isCancellation)[1] : error);
-        this.systemNursery.cancelScope.cancel('a system task crashed');
+        if (!isOnlyCancelled(error)) this.crash(error);
       }
     };
     return spawnTask(this.rootTask, this.systemNursery, wrapped, [], name ?? (fn.name || 'system task'));
@@ -353,9 +366,7 @@ function isOnlyCancelled(error: unknown): boolean {
  */
 export async function run<T>(fn: () => Promise<T> | T, options: RunOptions = {}): Promise<T> {
   checkFunction('run', 'fn', fn);
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`run: options must be an object, got ${describe(options)}`);
-  }
+  checkOptions('run', options);
   const current = peekContext();
   if (current !== undefined) {
     throw new Error(

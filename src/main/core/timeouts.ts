@@ -5,7 +5,7 @@
 import { TooSlowError } from '../../shared/errors.js';
 import { CancelScope } from './cancel-scope.js';
 import { currentContext } from './context.js';
-import { checkDeadline, checkDuration, checkFunction, describe } from './validate.js';
+import { checkDeadline, checkDuration, checkFunction, checkOptions } from './validate.js';
 
 export interface TimeoutOptions {
   /** Shield the body from cancellations outside the timeout's scope. */
@@ -14,9 +14,7 @@ export interface TimeoutOptions {
 
 function scopeFor(where: string, deadline: number, fn: unknown, options: TimeoutOptions): CancelScope {
   checkFunction(where, 'fn', fn);
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`${where}: options must be an object, got ${describe(options)}`);
-  }
+  checkOptions(where, options);
   const scope = new CancelScope({ deadline, shield: options.shield ?? false });
   scope.label = where;
   return scope;

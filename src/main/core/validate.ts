@@ -51,3 +51,23 @@ export function describe(value: unknown): string {
   if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
   return String(value);
 }
+
+/**
+ * The options argument of a public function: `undefined` gives `{}`; anything but a plain
+ * object (null, a number, a string, an array, a function) is a TypeError naming the function.
+ * The one check every public function that takes options runs first.
+ */
+export function checkOptions<O extends object>(where: string, options: O | undefined): O {
+  if (options === undefined) return {} as O;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${where}: options must be an object, got ${describe(options)}`);
+  }
+  return options;
+}
+
+export function checkBoolean(where: string, name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') {
+    throw new TypeError(`${where}: ${name} must be a boolean, got ${describe(value)}`);
+  }
+  return value;
+}

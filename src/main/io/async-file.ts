@@ -173,6 +173,12 @@ export class AsyncFile implements AsyncIterable<string> {
  * ```
  */
 export async function openFile(path: PathLike | { toString(): string }, flags: string | number = 'r', mode?: number): Promise<AsyncFile> {
+  if (typeof path !== 'string' && !(path instanceof URL) && !Buffer.isBuffer(path) && !(typeof path === 'object' && path !== null)) {
+    throw new TypeError(`openFile: path must be a string, URL, Buffer or Path, got ${describe(path)}`);
+  }
+  if (typeof flags !== 'string' && typeof flags !== 'number') {
+    throw new TypeError(`openFile: flags must be a string such as 'r' or a number, got ${describe(flags)}`);
+  }
   const target = typeof path === 'string' || path instanceof URL || Buffer.isBuffer(path) ? path : String(path);
   let handle: FileHandle | undefined;
   try {

@@ -18,7 +18,10 @@ import type { Dirent, Mode, Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import nodePath from 'node:path';
 import { checkpointIfCancelled, yieldToEventLoop } from '../core/checkpoint.js';
-import { describe } from '../core/validate.js';
+import { checkOptions, describe } from '../core/validate.js';
+import { compileSegment, expandBraces, matchSegment, type SegmentPattern } from './glob-pattern.js';
+
+type GlobSegment = SegmentPattern | '**';
 import { openFile, type AsyncFile } from './async-file.js';
 import { fsCall } from './fs-call.js';
 
@@ -30,28 +33,6 @@ function segmentString(where: string, segment: unknown): string {
   return segment;
 }
 
-/** A glob segment (`*`, `?`, `[abc]`, `[!abc]`) as an anchored regular expression. */
-function segmentPattern(segment: string): RegExp {
-  let source = '';
-  for (let i = 0; i < segment.length; i++) {
-    const c = segment[i]!;
-    if (c === '*') source += '[^/]*';
-    else if (c === '?') source += '[^/]';
-    else if (c === '[') {
-      const end = segment.indexOf(']', i + 2);
-      if (end < 0) source += '\\[';
-      else {
-        let set = segment.slice(i + 1, end);
-        if (set.startsWith('!')) set = '^' + set.slice(1);
-        source += `[${set.replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else source += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`);
-}
-
-const hasMagic = (segment: string) => /[*?[]/.test(segment);
 
 /** Text up to this size is decoded in one go (about 0.5 ms); larger text a slice per macrotask. */
 const DECODE_SLICE = 4 << 20;
@@ -167,6 +148,9 @@ export class Path {
    * decoded 1 MiB per macrotask so the event loop never waits long (see bench/files).
    */
   async readText(encoding: BufferEncoding = 'utf8'): Promise<string> {
+    if (typeof encoding !== 'string' || !Buffer.isEncoding(encoding)) {
+      throw new TypeError(`Path.readText: encoding must be a Buffer encoding such as 'utf8', got ${describe(encoding)}`);
+    }
     if (encoding !== 'utf8' && encoding !== 'utf-8') {
       return fsCall('Path.readText', (signal) => fs.readFile(this.#path, { encoding, signal }), true);
     }
@@ -182,11 +166,21 @@ export class Path {
   /** Replaces the file's contents with `text`. A checkpoint; cancellation aborts the write. */
   writeText(text: string, options: { encoding?: BufferEncoding; mode?: Mode; flag?: string } = {}): Promise<void> {
     if (typeof text !== 'string') return Promise.reject(new TypeError(`Path.writeText: text must be a string, got ${describe(text)}`));
+    try {
+      options = checkOptions('Path.writeText', options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return fsCall('Path.writeText', (signal) => fs.writeFile(this.#path, text, { encoding: 'utf8', ...options, signal }), true);
   }
 
   /** Replaces the file's contents with `data`. A checkpoint; cancellation aborts the write. */
   writeBytes(data: Uint8Array, options: { mode?: Mode; flag?: string } = {}): Promise<void> {
+    try {
+      options = checkOptions('Path.writeBytes', options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (!(data instanceof Uint8Array)) return Promise.reject(new TypeError(`Path.writeBytes: data must be a Uint8Array, got ${describe(data)}`));
     return fsCall('Path.writeBytes', (signal) => fs.writeFile(this.#path, data, { ...options, signal }), true);
   }
@@ -218,6 +212,7 @@ export class Path {
 
   /** Creates the directory (`recursive`: with its parents, and no error if it exists). A checkpoint. */
   async mkdir(options: { recursive?: boolean; mode?: Mode } = {}): Promise<void> {
+    options = checkOptions('Path.mkdir', options);
     await fsCall('Path.mkdir', () => fs.mkdir(this.#path, options));
   }
 
@@ -228,25 +223,31 @@ export class Path {
   }
 
   /**
-   * The paths under this directory matching `pattern`, sorted: `*`, `?` and `[…]` match within
-   * one segment, `**` matches any number of directories — none included, so `**\/*.ts` finds
-   * top-level files too (as pathlib's glob). Hidden files match like any other. Symlinked
-   * directories are not followed by `**`. A checkpoint before each directory it reads.
+   * The paths under this directory matching `pattern`, sorted: `*`, `?` and `[…]` (`[a-z]`,
+   * `[!abc]`) match within one segment, `{a,b}` gives alternatives (nested, also across `/`),
+   * `\\` escapes, and `**` matches any number of directories — none included, so `**\/*.ts`
+   * finds top-level files too (as pathlib's glob). Hidden files match like any other. Symlinked
+   * directories are not followed by `**`. Matching takes time linear in the name for each
+   * pattern segment (no regular expressions); syntax it does not support (`[[:alpha:]]`,
+   * `@(…)`, an unclosed `[` or `{`) raises a SyntaxError. A checkpoint before each directory it reads.
    */
   async glob(pattern: string): Promise<Path[]> {
     if (typeof pattern !== 'string' || pattern === '') throw new TypeError(`Path.glob: pattern must be a non-empty string, got ${describe(pattern)}`);
     if (nodePath.isAbsolute(pattern)) throw new TypeError('Path.glob: pattern must be relative');
+    const compiled = expandBraces(pattern).map((expanded) =>
+      expanded.split('/').filter((s) => s !== '').map((s): GlobSegment => (s === '**' ? '**' : compileSegment(s))),
+    );
     const found = new Set<string>();
-    await this.#glob(this.#path, pattern.split('/').filter((s) => s !== ''), found);
+    for (const segments of compiled) await this.#glob(this.#path, segments, found);
     return Array.from(found).sort().map((p) => new Path(p));
   }
 
-  async #glob(dir: string, segments: string[], found: Set<string>): Promise<void> {
+  async #glob(dir: string, segments: GlobSegment[], found: Set<string>): Promise<void> {
     if (segments.length === 0) {
       found.add(dir);
       return;
     }
-    const [segment, ...rest] = segments as [string, ...string[]];
+    const [segment, ...rest] = segments as [GlobSegment, ...GlobSegment[]];
     if (segment === '**') {
       await this.#glob(dir, rest, found);
       for (const entry of await this.#entries(dir)) {
@@ -254,16 +255,15 @@ export class Path {
       }
       return;
     }
-    if (!hasMagic(segment)) {
-      const next = nodePath.join(dir, segment);
+    if (segment.literal !== undefined) {
+      const next = nodePath.join(dir, segment.literal);
       if (rest.length === 0) {
         if (await fsCall('Path.glob', () => fs.lstat(next).then(() => true, () => false))) found.add(next);
       } else await this.#glob(next, rest, found);
       return;
     }
-    const re = segmentPattern(segment);
     for (const entry of await this.#entries(dir)) {
-      if (!re.test(entry.name)) continue;
+      if (!matchSegment(segment, entry.name)) continue;
       const next = nodePath.join(dir, entry.name);
       if (rest.length === 0) found.add(next);
       else if (entry.isDirectory() || entry.isSymbolicLink()) await this.#glob(next, rest, found);
@@ -284,6 +284,7 @@ export class Path {
 
   /** Removes the file (`missingOk`: no error when it does not exist). A checkpoint. */
   async unlink(options: { missingOk?: boolean } = {}): Promise<void> {
+    options = checkOptions('Path.unlink', options);
     await fsCall('Path.unlink', () =>
       fs.unlink(this.#path).catch((error: NodeJS.ErrnoException) => {
         if (!(options.missingOk && error.code === 'ENOENT')) throw error;
@@ -298,6 +299,7 @@ export class Path {
 
   /** `fs.rm`: removes files and (with `recursive`) directories; `force` ignores a missing path. A checkpoint. */
   async rm(options: { recursive?: boolean; force?: boolean } = {}): Promise<void> {
+    options = checkOptions('Path.rm', options);
     await fsCall('Path.rm', () => fs.rm(this.#path, options));
   }
 

@@ -15,7 +15,7 @@ import { currentContext } from '../core/context.js';
 import { TASK_STATUS_IGNORED, openNursery, type TaskStatus } from '../core/nursery.js';
 import { sleep } from '../core/sleep.js';
 import { ParkingLot } from '../sync/parking-lot.js';
-import { checkDuration, checkFunction, describe } from '../core/validate.js';
+import { checkBoolean, checkDuration, checkFunction, checkOptions, describe } from '../core/validate.js';
 import type { ReceiveStream, SendStream } from '../streams/abc.js';
 import { SocketStream } from '../streams/socket-stream.js';
 import { waitForEvent } from './wait-event.js';
@@ -29,7 +29,15 @@ export interface OpenProcessOptions {
   stderr?: StdioMode;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * POSIX: start the child in a process group of its own and send every signal to the whole
+   * group, so no grandchild (a shell's background job) outlives a cancelled process. Default
+   * true; false signals the child only. Ignored on Windows.
+   */
+  killGroup?: boolean;
 }
+
+const POSIX = globalThis.process.platform !== 'win32';
 
 /** A running (or finished) child process. */
 export class Process {
@@ -44,9 +52,13 @@ export class Process {
   #returncode: number | undefined;
   readonly #exited = new ParkingLot();
 
+  /** True when signals go to the child's whole process group. */
+  readonly killGroup: boolean;
+
   /** @internal use openProcess */
-  constructor(child: ChildProcess, readonly command: readonly string[]) {
+  constructor(child: ChildProcess, readonly command: readonly string[], killGroup = false) {
     this.child = child;
+    this.killGroup = killGroup;
     this.stdin = child.stdin ? new SocketStream(child.stdin as never) : undefined;
     this.stdout = child.stdout ? new SocketStream(child.stdout as never) : undefined;
     this.stderr = child.stderr ? new SocketStream(child.stderr as never) : undefined;
@@ -89,9 +101,21 @@ export class Process {
     return this.#returncode!;
   }
 
-  /** Sends `signal` (e.g. 'SIGHUP') unless the process has exited. Not a checkpoint. */
+  /**
+   * Sends `signal` (e.g. 'SIGHUP') unless the process has exited; to its whole process group
+   * when `killGroup` (the default on POSIX). Not a checkpoint.
+   */
   sendSignal(signal: NodeJS.Signals | number): void {
-    if (this.#returncode === undefined) this.child.kill(signal);
+    if (this.#returncode !== undefined) return;
+    if (this.killGroup && this.child.pid !== undefined) {
+      try {
+        globalThis.process.kill(-this.child.pid, signal);
+        return;
+      } catch {
+        // The group is gone (ESRCH) or not ours: signal the child alone.
+      }
+    }
+    this.child.kill(signal);
   }
 
   /** `sendSignal('SIGTERM')`. */
@@ -145,22 +169,28 @@ function checkStdio(where: string, name: string, mode: unknown): StdioMode {
  */
 export async function openProcess(command: string[], options: OpenProcessOptions = {}): Promise<Process> {
   checkCommand('openProcess', command);
+  checkOptions('openProcess', options);
   const stdio: StdioOptions = (['stdin', 'stdout', 'stderr'] as const).map((name) =>
     checkStdio('openProcess', name, options[name] ?? 'inherit'),
   );
+  const killGroup = POSIX && checkBoolean('openProcess', 'options.killGroup', options.killGroup ?? true);
   currentContext('openProcess');
   await checkpoint();
   const child = spawn(command[0]!, command.slice(1), {
     stdio,
+    // A new session, so the child leads a process group of its own (setsid).
+    ...(killGroup ? { detached: true } : {}),
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
     ...(options.env !== undefined ? { env: options.env } : {}),
   });
-  const process = new Process(child, command);
+  const process = new Process(child, command, killGroup);
   await new CancelScope({ shield: true }).run(() => waitForEvent(child, 'spawn', 'openProcess'));
   return process;
 }
 
 export interface RunProcessOptions {
+  /** As `openProcess`'s: signal the child's whole process group (POSIX; default true). */
+  killGroup?: boolean;
   /**
    * Bytes or text to feed to the child's stdin (then closed), or a mode. Default: nothing
    * ('ignore'), or 'pipe' under `nursery.start` (write to `process.stdin` yourself).
@@ -245,7 +275,7 @@ export async function runProcess(
     taskStatus = options as TaskStatus<Process>;
     options = undefined;
   }
-  const opts: RunProcessOptions = (options as RunProcessOptions | undefined) ?? {};
+  const opts: RunProcessOptions = checkOptions('runProcess', options as RunProcessOptions | undefined);
   const status = taskStatus ?? (TASK_STATUS_IGNORED as TaskStatus<Process>);
   const started = status !== TASK_STATUS_IGNORED;
   checkCommand('runProcess', command);
@@ -264,6 +294,7 @@ export async function runProcess(
     stderr: stderrMode,
     ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
     ...(opts.env !== undefined ? { env: opts.env } : {}),
+    ...(opts.killGroup !== undefined ? { killGroup: opts.killGroup } : {}),
   });
   const stdoutChunks: Uint8Array[] = [];
   const stderrChunks: Uint8Array[] = [];

@@ -9,9 +9,11 @@
  * ```
  */
 import { isCancellation } from '../../shared/errors.js';
-import { TASK_STATUS_IGNORED, openNursery, type Nursery, type TaskStatus } from '../core/nursery.js';
+import { Nursery, TASK_STATUS_IGNORED, openNursery, type TaskStatus } from '../core/nursery.js';
 import { sleep } from '../core/sleep.js';
-import { checkFunction } from '../core/validate.js';
+import { checkFunction, checkInteger, checkOptions, describe } from '../core/validate.js';
+import { CapacityLimiter } from '../sync/capacity-limiter.js';
+import { isConnectionError } from './connection-errors.js';
 import type { AsyncResource, Listener } from './abc.js';
 import { acloseForcefully } from './aclose-forcefully.js';
 
@@ -23,6 +25,11 @@ export interface ServeListenersOptions {
    * it waits 100 ms and accepts again. Default: `console.error`.
    */
   onAcceptError?: (error: Error) => void;
+  /**
+   * At most this many handlers run at once: accepting stops while that many run, and the
+   * connections that arrive meanwhile wait in the listener's backlog. Default: no limit.
+   */
+  maxConnections?: number;
 }
 
 /** Accept errors that mean "the machine is short of something right now": log, wait, retry. */
@@ -39,11 +46,12 @@ function isTaskStatus(value: unknown): value is TaskStatus<never> {
  * status after the arguments it was given, so it may arrive in the options position.
  */
 export function optionsAndStatus<O extends object, T>(
+  where: string,
   options: O | TaskStatus<T> | undefined,
   taskStatus: TaskStatus<T> | undefined,
 ): [Partial<O>, TaskStatus<T>] {
   if (isTaskStatus(options)) return [{}, options as TaskStatus<T>];
-  return [(options ?? {}) as Partial<O>, taskStatus ?? (TASK_STATUS_IGNORED as TaskStatus<T>)];
+  return [checkOptions(where, options as Partial<O> | undefined), taskStatus ?? (TASK_STATUS_IGNORED as TaskStatus<T>)];
 }
 
 async function serveOne<S extends AsyncResource>(
@@ -51,30 +59,52 @@ async function serveOne<S extends AsyncResource>(
   handlerNursery: Nursery,
   handler: (stream: S) => unknown,
   onAcceptError: (error: Error) => void,
+  slots: CapacityLimiter | undefined,
 ): Promise<never> {
   try {
     for (;;) {
+      // One slot per running handler, taken before accepting: at the limit, accepting pauses.
+      const slot = slots === undefined ? undefined : {};
+      if (slot !== undefined) await slots!.acquireOnBehalfOf(slot);
       let stream: S;
       try {
         stream = await listener.accept();
       } catch (error) {
+        if (slot !== undefined) slots!.releaseOnBehalfOf(slot);
         const code = (error as NodeJS.ErrnoException | null)?.code;
         if (isCancellation(error) || code === undefined || !TRANSIENT_ACCEPT_ERRORS.has(code)) throw error;
         onAcceptError(error as Error);
         await sleep(ACCEPT_RETRY_MS);
         continue;
       }
-      handlerNursery.startSoon(runHandler, handler, stream);
+      try {
+        handlerNursery.startSoon(runHandler<S>, handler, stream, slot === undefined ? undefined : () => slots!.releaseOnBehalfOf(slot));
+      } catch (error) {
+        if (slot !== undefined) slots!.releaseOnBehalfOf(slot);
+        await acloseForcefully(stream);
+        throw error;
+      }
     }
   } finally {
     await acloseForcefully(listener);
   }
 }
 
-async function runHandler<S extends AsyncResource>(handler: (stream: S) => unknown, stream: S): Promise<void> {
+/**
+ * One connection's handler. Its own connection failing (the peer reset it, vanished mid-TLS
+ * handshake, sent garbage) ends this handler only: one bad client must not end the server.
+ */
+async function runHandler<S extends AsyncResource>(
+  handler: (stream: S) => unknown,
+  stream: S,
+  releaseSlot: (() => void) | undefined,
+): Promise<void> {
   try {
     await handler(stream);
+  } catch (error) {
+    if (!isConnectionError(error)) throw error;
   } finally {
+    releaseSlot?.();
     await acloseForcefully(stream);
   }
 }
@@ -84,7 +114,10 @@ async function runHandler<S extends AsyncResource>(handler: (stream: S) => unkno
  * (in `handlerNursery`, or a nursery of its own), closing the stream when the handler returns.
  * Never returns; cancel it to stop, which closes the listeners. Transient accept errors
  * (EMFILE, ENFILE, ENOMEM, ENOBUFS) are reported to `onAcceptError` and retried after 100 ms;
- * any other accept error, or an error from a handler, ends the server with that error.
+ * any other accept error ends the server with that error. A handler that fails because its own
+ * connection broke or was closed (`BrokenResourceError` / `ClosedResourceError` raised by that
+ * stream: a reset, a client gone mid-handshake) ends quietly; any other handler error ends the
+ * server. `maxConnections` caps the handlers running at once.
  * Under `nursery.start` it resolves with `listeners` once it is accepting.
  */
 export async function serveListeners<S extends AsyncResource, L extends Listener<S>>(
@@ -97,12 +130,18 @@ export async function serveListeners<S extends AsyncResource, L extends Listener
   if (!Array.isArray(listeners) || listeners.some((l) => typeof (l as unknown as Listener<S> | null)?.accept !== 'function')) {
     throw new TypeError('serveListeners: listeners must be an array of Listener objects');
   }
-  const [opts, status] = optionsAndStatus<ServeListenersOptions, L[]>(options, taskStatus);
+  const [opts, status] = optionsAndStatus<ServeListenersOptions, L[]>('serveListeners', options, taskStatus);
+  if (opts.onAcceptError !== undefined) checkFunction('serveListeners', 'options.onAcceptError', opts.onAcceptError);
+  if (opts.handlerNursery !== undefined && !(opts.handlerNursery instanceof Nursery)) {
+    throw new TypeError(`serveListeners: options.handlerNursery must be a Nursery, got ${describe(opts.handlerNursery)}`);
+  }
+  const maxConnections = opts.maxConnections === undefined ? Infinity : checkInteger('serveListeners', 'options.maxConnections', opts.maxConnections, 1, true);
+  const slots = maxConnections === Infinity ? undefined : new CapacityLimiter(maxConnections);
   const onAcceptError =
     opts.onAcceptError ?? ((error: Error) => console.error(`triode: accept failed (${error.message}); retrying in ${ACCEPT_RETRY_MS} ms`));
   return openNursery<never>(async (nursery) => {
     const handlerNursery = opts.handlerNursery ?? nursery;
-    for (const listener of listeners) nursery.startSoon(serveOne<S>, listener, handlerNursery, handler, onAcceptError);
+    for (const listener of listeners) nursery.startSoon(serveOne<S>, listener, handlerNursery, handler, onAcceptError, slots);
     status.started(listeners);
     return undefined as never;
   });

@@ -11,6 +11,7 @@ import { ClosedResourceError } from '../../shared/errors.js';
 import { cancelPoint, checkpoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
 import { ParkingLot } from '../sync/parking-lot.js';
+import { checkInteger } from '../core/validate.js';
 import { waitForEvent } from '../io/wait-event.js';
 import type { Listener } from './abc.js';
 import { SocketStream } from './socket-stream.js';
@@ -33,6 +34,7 @@ export class SocketListener implements Listener<SocketStream> {
   /** Wraps a listening server. `backlog` bounds the connections kept waiting for `accept()`. */
   constructor(server: net.Server, readonly backlog = DEFAULT_BACKLOG) {
     if (!(server instanceof net.Server)) throw new TypeError('SocketListener: server must be a net.Server');
+    checkInteger('SocketListener', 'backlog', backlog, 1);
     this.server = server;
     server.on('connection', (socket: net.Socket) => this.arrived(socket));
     // Accept failures (EMFILE, ENFILE, ENOBUFS, ENOMEM) go to the next accept(); serveListeners

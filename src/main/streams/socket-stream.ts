@@ -14,7 +14,8 @@
  * the socket failed; `BusyResourceError` for two concurrent `sendAll`s or `receiveSome`s.
  */
 import net from 'node:net';
-import { BrokenResourceError, ClosedResourceError } from '../../shared/errors.js';
+import type { BrokenResourceError } from '../../shared/errors.js';
+import { brokenConnection, closedConnection } from './connection-errors.js';
 import { cancelPoint, checkpoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
 import { describe } from '../core/validate.js';
@@ -67,14 +68,14 @@ export class SocketStream implements HalfCloseableStream {
 
   private brokenError(): BrokenResourceError {
     const cause = this.failure;
-    return new BrokenResourceError(
+    return brokenConnection(
       cause ? `the connection broke: ${cause.message}` : 'the connection was closed under this stream',
       cause ? { cause } : undefined,
     );
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new ClosedResourceError('this SocketStream was closed');
+    if (this.closed) throw closedConnection('this SocketStream was closed');
   }
 
   /**
@@ -153,7 +154,7 @@ export class SocketStream implements HalfCloseableStream {
 
   private checkSendable(): void {
     this.checkOpen();
-    if (this.eofSent) throw new ClosedResourceError('this SocketStream already sent EOF (sendEof)');
+    if (this.eofSent) throw closedConnection('this SocketStream already sent EOF (sendEof)');
     if (this.failure !== undefined || this.socket.destroyed || !this.socket.writable) throw this.brokenError();
   }
 

@@ -3,7 +3,7 @@ import dns from 'node:dns';
 import net from 'node:net';
 import { abandonOnCancel } from '../core/abort-signal.js';
 import { currentContext } from '../core/context.js';
-import { checkDuration, checkInteger, describe } from '../core/validate.js';
+import { checkDuration, checkInteger, describe, checkOptions } from '../core/validate.js';
 import { happyEyeballs } from './happy-eyeballs.js';
 import { DEFAULT_BACKLOG, listen, type SocketListener } from './socket-listener.js';
 import { connectSocket, type SocketStream } from './socket-stream.js';
@@ -80,6 +80,7 @@ function connectOne(target: Target, port: number, localAddress: string | undefin
  * ```
  */
 export async function openTcpStream(host: string, port: number, options: OpenTcpStreamOptions = {}): Promise<SocketStream> {
+  options = checkOptions('openTcpStream', options);
   checkHost('openTcpStream', host);
   checkPort('openTcpStream', port);
   const delay = checkDuration('openTcpStream', 'happyEyeballsDelayMs', options.happyEyeballsDelayMs ?? 250);
@@ -115,6 +116,7 @@ const NO_FAMILY = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EPROTONOSUPPORT']);
  * ```
  */
 export async function openTcpListeners(port: number, options: OpenTcpListenersOptions = {}): Promise<SocketListener[]> {
+  options = checkOptions('openTcpListeners', options);
   checkPort('openTcpListeners', port);
   const backlog = checkInteger('openTcpListeners', 'backlog', options.backlog ?? DEFAULT_BACKLOG, 1);
   currentContext('openTcpListeners');
@@ -164,7 +166,7 @@ export async function serveTcp(
   options?: ServeTcpOptions | TaskStatus<SocketListener[]>,
   taskStatus?: TaskStatus<SocketListener[]>,
 ): Promise<never> {
-  const [opts, status] = optionsAndStatus<ServeTcpOptions, SocketListener[]>(options, taskStatus);
+  const [opts, status] = optionsAndStatus<ServeTcpOptions, SocketListener[]>('serveTcp', options, taskStatus);
   const listeners = await openTcpListeners(port, opts);
   return serveListeners(handler, listeners, opts, status);
 }

@@ -19,13 +19,14 @@
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { BrokenResourceError, ClosedResourceError, isCancellation } from '../../shared/errors.js';
+import { isCancellation, type BrokenResourceError } from '../../shared/errors.js';
+import { brokenConnection, closedConnection } from './connection-errors.js';
 import { CancelScope } from '../core/cancel-scope.js';
 import { cancelPoint, checkpoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
 import type { TaskStatus } from '../core/nursery.js';
 import { Abort, blockTask } from '../core/traps.js';
-import { describe } from '../core/validate.js';
+import { checkOptions, describe } from '../core/validate.js';
 import { Event } from '../sync/event.js';
 import type { Listener, Stream } from './abc.js';
 import { isReceiveStream, isSendStream } from './abc.js';
@@ -100,6 +101,7 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
     if (!isSendStream(transport) || !isReceiveStream(transport)) {
       throw new TypeError(`TLSStream: transport must be a triode Stream, got ${describe(transport)}`);
     }
+    options = checkOptions('TLSStream', options);
     const runner = currentContext('new TLSStream').task.runner;
     this.transportStream = transport;
     const { serverSide, ...tlsOptions } = options;
@@ -152,7 +154,7 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
       while (!this.duplex.readWanted) await this.duplex.reader.parkWait(ctx, 'TLSStream reader').promise;
       const chunk = await this.transportStream.receiveSome();
       if (chunk.length === 0) {
-        if (!this.secure) throw new BrokenResourceError('the transport reached its end before the TLS handshake finished');
+        if (!this.secure) throw brokenConnection('the transport reached its end before the TLS handshake finished');
         this.duplex.push(null);
         return;
       }
@@ -161,7 +163,7 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
   }
 
   private brokenError(): BrokenResourceError {
-    return new BrokenResourceError(`the TLS connection broke: ${this.failure?.message ?? 'closed'}`, { cause: this.failure });
+    return brokenConnection(`the TLS connection broke: ${this.failure?.message ?? 'closed'}`, { cause: this.failure });
   }
 
   /**
@@ -171,7 +173,7 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
   async doHandshake(): Promise<void> {
     const ctx = currentContext('TLSStream.doHandshake');
     cancelPoint(ctx);
-    if (this.closed) throw new ClosedResourceError('this TLSStream was closed');
+    if (this.closed) throw closedConnection('this TLSStream was closed');
     while (!this.secure) {
       if (this.failure !== undefined || this.tlsSocket.destroyed) throw this.brokenError();
       const wake = (): void => {
@@ -193,13 +195,13 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
 
   /** Encrypts and sends every byte of `data` (after the handshake). As `SocketStream.sendAll`. */
   sendAll(data: Uint8Array): Promise<void> {
-    if (this.closed) return Promise.reject(new ClosedResourceError('this TLSStream was closed'));
+    if (this.closed) return Promise.reject(closedConnection('this TLSStream was closed'));
     return this.plain.sendAll(data);
   }
 
   /** As `SocketStream.waitSendAllMightNotBlock`. */
   waitSendAllMightNotBlock(): Promise<void> {
-    if (this.closed) return Promise.reject(new ClosedResourceError('this TLSStream was closed'));
+    if (this.closed) return Promise.reject(closedConnection('this TLSStream was closed'));
     return this.plain.waitSendAllMightNotBlock();
   }
 
@@ -208,7 +210,7 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
    * close-notify, or closed the transport). A cancelled call consumes nothing.
    */
   receiveSome(maxBytes?: number): Promise<Uint8Array> {
-    if (this.closed) return Promise.reject(new ClosedResourceError('this TLSStream was closed'));
+    if (this.closed) return Promise.reject(closedConnection('this TLSStream was closed'));
     return this.plain.receiveSome(maxBytes);
   }
 
@@ -266,11 +268,11 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
   async unwrap(): Promise<[T, Uint8Array]> {
     this.unwrapConflict.enter();
     try {
-      if (this.closed) throw new ClosedResourceError('this TLSStream was closed');
+      if (this.closed) throw closedConnection('this TLSStream was closed');
       await this.doHandshake();
       await this.sendCloseNotify();
       const rest = await this.plain.receiveSome();
-      if (rest.length > 0) throw new BrokenResourceError('unwrap: the peer sent data instead of closing TLS');
+      if (rest.length > 0) throw brokenConnection('unwrap: the peer sent data instead of closing TLS');
       this.closed = true;
       for (const scope of this.pumps) scope.cancel('the TLSStream was unwrapped');
       for (const done of this.pumpsDone) await done.wait();
@@ -356,7 +358,7 @@ export async function serveTlsOverTcp(
   if (tlsOptions === null || typeof tlsOptions !== 'object') {
     throw new TypeError(`serveTlsOverTcp: tlsOptions must be an object with key and cert, got ${describe(tlsOptions)}`);
   }
-  const [opts, status] = optionsAndStatus<ServeTlsOverTcpOptions, TLSListener<SocketStream>[]>(options, taskStatus);
+  const [opts, status] = optionsAndStatus<ServeTlsOverTcpOptions, TLSListener<SocketStream>[]>('serveTlsOverTcp', options, taskStatus);
   const listeners = (await openTcpListeners(port, opts)).map((l) => new TLSListener(l, tlsOptions));
   return serveListeners(handler, listeners, opts, status);
 }

@@ -1,7 +1,7 @@
 /** Unix domain sockets: `openUnixSocket`, `openUnixListener`, `serveUnix` (Trio has only the first). */
 import type { TaskStatus } from '../core/nursery.js';
 import { currentContext } from '../core/context.js';
-import { checkInteger, describe } from '../core/validate.js';
+import { checkInteger, describe, checkOptions } from '../core/validate.js';
 import { optionsAndStatus, serveListeners, type ServeListenersOptions } from './serve.js';
 import { DEFAULT_BACKLOG, listen, type SocketListener } from './socket-listener.js';
 import { connectSocket, type SocketStream } from './socket-stream.js';
@@ -31,6 +31,7 @@ export interface UnixListenerOptions {
  * when the listener closes). A checkpoint.
  */
 export async function openUnixListener(path: string, options: UnixListenerOptions = {}): Promise<SocketListener> {
+  options = checkOptions('openUnixListener', options);
   checkPath('openUnixListener', path);
   const backlog = checkInteger('openUnixListener', 'backlog', options.backlog ?? DEFAULT_BACKLOG, 1);
   currentContext('openUnixListener');
@@ -49,7 +50,7 @@ export async function serveUnix(
   options?: ServeUnixOptions | TaskStatus<SocketListener[]>,
   taskStatus?: TaskStatus<SocketListener[]>,
 ): Promise<never> {
-  const [opts, status] = optionsAndStatus<ServeUnixOptions, SocketListener[]>(options, taskStatus);
+  const [opts, status] = optionsAndStatus<ServeUnixOptions, SocketListener[]>('serveUnix', options, taskStatus);
   const listener = await openUnixListener(path, opts);
   return serveListeners(handler, [listener], opts, status);
 }

@@ -2,7 +2,7 @@
 import { WouldBlock } from '../../shared/errors.js';
 import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
-import { checkInteger } from '../core/validate.js';
+import { checkInteger, checkOptions } from '../core/validate.js';
 import { ParkingLot } from './parking-lot.js';
 import { useAcquired } from './use.js';
 
@@ -24,6 +24,7 @@ export class Semaphore {
   private readonly lot = new ParkingLot();
 
   constructor(initialValue: number, options: { maxValue?: number } = {}) {
+    options = checkOptions('Semaphore', options);
     this._value = checkInteger('Semaphore', 'initialValue', initialValue, 0);
     if (options.maxValue !== undefined) {
       this._maxValue = checkInteger('Semaphore', 'maxValue', options.maxValue, 0);

@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { AutojumpClock, ClockListener } from '../core/clock.js';
-import { checkDuration, describe } from '../core/validate.js';
+import { checkDuration, checkOptions } from '../core/validate.js';
 
 export interface MockClockOptions {
   /** Virtual ms per real ms (default 0: time only moves by jumps). */
@@ -33,9 +33,7 @@ export class MockClock implements AutojumpClock {
   private readonly listeners = new Set<ClockListener>();
 
   constructor(options: MockClockOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(`MockClock: options must be an object, got ${describe(options)}`);
-    }
+    checkOptions('MockClock', options);
     if (options.rate !== undefined) this.rate = options.rate;
     if (options.autojumpThreshold !== undefined) this.autojumpThreshold = options.autojumpThreshold;
   }

@@ -16,7 +16,7 @@ import { Cancelled, ClosedResourceError, EndOfChannel, WouldBlock } from '../../
 import { CancelScope } from '../core/cancel-scope.js';
 import { currentContext } from '../core/context.js';
 import { abandonOnCancel } from '../core/abort-signal.js';
-import { checkInteger, describe } from '../core/validate.js';
+import { checkInteger, describe, checkOptions } from '../core/validate.js';
 import { closeWire, openSharedChannel } from '../channels/shared-channel.js';
 import { defaultWorkerPool, type WorkerPool } from './pool.js';
 import { moduleUrl } from './run-in-worker.js';
@@ -60,6 +60,7 @@ export async function* mapInWorkers<T, R = unknown>(
   exportName: string,
   options: MapInWorkersOptions = {},
 ): AsyncGenerator<R, void, undefined> {
+  options = checkOptions('mapInWorkers', options);
   if (source === null || typeof source !== 'object' || !(Symbol.asyncIterator in source || Symbol.iterator in source)) {
     throw new TypeError(`mapInWorkers: source must be an iterable or async iterable, got ${describe(source)}`);
   }

@@ -42,7 +42,7 @@ import {
 import { createExportTable, encodeOutcome, ExportTableWriter, type ExportRef } from '../../shared/job-codec.js';
 import { ensureRegistry, identityOf, markThreadDead, registerThread } from '../../shared/thread-registry.js';
 import { IDLE_EXIT_CODE, type ThreadMessage, type ThreadSetup } from '../../shared/thread-protocol.js';
-import { checkFunction, checkInteger, describe } from '../core/validate.js';
+import { checkFunction, checkInteger, describe, checkOptions } from '../core/validate.js';
 import { JobClient, type JobRecord, type JobSubmitter } from './job-client.js';
 import { threadPool } from './thread-client.js';
 
@@ -135,9 +135,7 @@ export class WorkerPool extends JobClient {
   #closed = false;
 
   constructor(options: WorkerPoolOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(`WorkerPool: options must be an object, got ${describe(options)}`);
-    }
+    checkOptions('WorkerPool', options);
     const maxThreads = checkInteger('WorkerPool', 'maxThreads', options.maxThreads ?? availableParallelism(), 1);
     const minThreads = checkInteger('WorkerPool', 'minThreads', options.minThreads ?? 0, 0);
     if (minThreads > maxThreads) throw new RangeError('WorkerPool: minThreads must not exceed maxThreads');

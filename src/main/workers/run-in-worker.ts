@@ -29,7 +29,7 @@ import { openNurseryIn } from '../core/nursery.js';
 import { isWorkerCallback, prepareCallbacks } from './callbacks.js';
 import { closeWire, isSharedEndpoint, type SharedChannelWire } from '../channels/shared-channel.js';
 import { Abort, blockTask, type Wait } from '../core/traps.js';
-import { describe } from '../core/validate.js';
+import { describe, checkOptions } from '../core/validate.js';
 import type { CapacityLimiter } from '../sync/capacity-limiter.js';
 import { whyUncloneable } from '../../shared/cloneable.js';
 import { crossThreadValuesFor } from '../core/task-local.js';
@@ -64,10 +64,8 @@ export function moduleUrl(module: string | URL, where = 'runInWorker'): string {
   return /^(file|data|node):/.test(module) ? module : pathToFileURL(resolvePath(module)).href;
 }
 
-function checkOptions(options: WorkerCallOptions): void {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`runInWorker: options must be an object, got ${describe(options)}`);
-  }
+function checkCallOptions(where: string, options: WorkerCallOptions): void {
+  checkOptions(where, options);
   const { pool, cancel, killAfterMs, transfer } = options;
   if (pool !== undefined && !(pool instanceof WorkerPool)) {
     throw new TypeError(`runInWorker: options.pool must be a WorkerPool, got ${describe(pool)}`);
@@ -105,7 +103,7 @@ export async function runInWorker(
     throw new TypeError(`runInWorker: exportName must be a non-empty string, got ${describe(exportName)}`);
   }
   if (!Array.isArray(args)) throw new TypeError(`runInWorker: args must be an array, got ${describe(args)}`);
-  checkOptions(options);
+  checkCallOptions('runInWorker', options);
   // One pass: find the arguments that cross specially (callbacks, channel endpoints); check the rest.
   let special = false;
   const found = { shared: false };
@@ -270,7 +268,7 @@ export type WorkerModule<M> = {
  */
 export function workerModule<M>(module: string | URL, options: WorkerCallOptions = {}): WorkerModule<M> {
   const url = moduleUrl(module, 'workerModule');
-  checkOptions(options);
+  checkCallOptions('workerModule', options);
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   return new Proxy(Object.create(null) as WorkerModule<M>, {
     get(_target, key) {
