@@ -11,8 +11,8 @@
  *   callback that keeps re-queueing itself never starves the run's tasks or its timers. The
  *   calls run in the run's root context (they may `spawnSystemTask`, `Event.set()`,
  *   `sendNowait`, …). A call that throws crashes the run as a crashing system task does; the
- *   queue goes on. Calls still queued when the run ends run before `run()` settles; after that,
- *   `runSyncSoon` throws `RunFinishedError`.
+ *   queue goes on. Calls still queued when the run ends run before `run()` settles; from then
+ *   on `runSyncSoon` throws `RunFinishedError`.
  * - `run(asyncFn, ...args)` runs `asyncFn` as a system task and settles with its outcome.
  *
  * A token belongs to one thread: worker code reaches its caller's run through `workerCallback`.
@@ -120,14 +120,15 @@ export class TrioToken {
     }
   }
 
-  /** @internal the run is ending: run what is still queued (also what that queues), then refuse. */
+  /**
+   * @internal the run is ending: refuse new calls, then run what is still queued (a call that
+   * queues another then gets RunFinishedError, so a self-requeueing call cannot keep the run alive).
+   */
   close(): void {
-    while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
-      this.runCalls(batch);
-    }
     this.closed = true;
+    const batch = this.queue;
+    this.queue = [];
+    this.runCalls(batch);
   }
 }
 
