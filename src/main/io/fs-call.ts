@@ -11,7 +11,10 @@ import { Cancelled } from '../../shared/errors.js';
 import { cancelPoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
 
-/** Runs `op(signal)`: a checkpoint before, and a cancel point after. */
+/**
+ * Runs `op(signal)`: a cancel point before; the wait for the thread pool is the schedule point
+ * (the event loop runs meanwhile); a cancel point after.
+ */
 export async function fsCall<T>(where: string, op: (signal: AbortSignal | undefined) => Promise<T>, abortable = false): Promise<T> {
   const ctx = currentContext(where);
   cancelPoint(ctx);
@@ -24,6 +27,7 @@ export async function fsCall<T>(where: string, op: (signal: AbortSignal | undefi
     if ((error as Error | null)?.name === 'AbortError' && cause instanceof Cancelled) throw cause;
     throw error;
   }
+  ctx.task.schedulePoints++;
   cancelPoint(ctx);
   return result;
 }

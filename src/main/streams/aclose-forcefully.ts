@@ -1,5 +1,6 @@
 /** `acloseForcefully`: close a resource without waiting for anything graceful. */
 import { CancelScope } from '../core/cancel-scope.js';
+import { checkpoint } from '../core/checkpoint.js';
 import type { AsyncResource } from './abc.js';
 
 /**
@@ -14,4 +15,6 @@ export async function acloseForcefully(resource: AsyncResource): Promise<void> {
   const scope = new CancelScope();
   scope.cancel('acloseForcefully');
   await scope.run(() => resource.aclose());
+  // Closed, whatever happened: now the checkpoint (a cancelled caller raises here).
+  await checkpoint();
 }

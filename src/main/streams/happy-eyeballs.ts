@@ -4,6 +4,7 @@
  * the first success cancels the rest (and closes any that also succeeded); when every attempt
  * fails, raise one `AggregateError` holding each failure.
  */
+import { checkpointIfCancelled } from '../core/checkpoint.js';
 import { isCancellation } from '../../shared/errors.js';
 import { openNursery } from '../core/nursery.js';
 import { moveOnAfter } from '../core/timeouts.js';
@@ -31,6 +32,7 @@ export async function happyEyeballs<T, R extends AsyncResource>(
   if (!Array.isArray(targets) || targets.length === 0) {
     throw new TypeError('happyEyeballs: targets must be a non-empty array');
   }
+  await checkpointIfCancelled();
   let winner: R | undefined;
   const errors: unknown[] = [];
   await openNursery(async (nursery) => {

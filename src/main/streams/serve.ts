@@ -10,6 +10,7 @@
  */
 import { isCancellation } from '../../shared/errors.js';
 import { Nursery, TASK_STATUS_IGNORED, openNursery, type TaskStatus } from '../core/nursery.js';
+import { checkpointIfCancelled } from '../core/checkpoint.js';
 import { sleep } from '../core/sleep.js';
 import { checkFunction, checkInteger, checkOptions, describe } from '../core/validate.js';
 import { CapacityLimiter } from '../sync/capacity-limiter.js';
@@ -109,6 +110,16 @@ async function runHandler<S extends AsyncResource>(
   }
 }
 
+/** Checks the serving options; returns the limiter for `maxConnections`, if any. */
+function checkServeOptions(opts: Partial<ServeListenersOptions>): CapacityLimiter | undefined {
+  if (opts.onAcceptError !== undefined) checkFunction('serveListeners', 'options.onAcceptError', opts.onAcceptError);
+  if (opts.handlerNursery !== undefined && !(opts.handlerNursery instanceof Nursery)) {
+    throw new TypeError(`serveListeners: options.handlerNursery must be a Nursery, got ${describe(opts.handlerNursery)}`);
+  }
+  if (opts.maxConnections === undefined) return undefined;
+  return new CapacityLimiter(checkInteger('serveListeners', 'options.maxConnections', opts.maxConnections, 1));
+}
+
 /**
  * Accepts connections on every listener and runs `handler(stream)` for each in its own task
  * (in `handlerNursery`, or a nursery of its own), closing the stream when the handler returns.
@@ -126,17 +137,23 @@ export async function serveListeners<S extends AsyncResource, L extends Listener
   options?: ServeListenersOptions | TaskStatus<L[]>,
   taskStatus?: TaskStatus<L[]>,
 ): Promise<never> {
-  checkFunction('serveListeners', 'handler', handler);
   if (!Array.isArray(listeners) || listeners.some((l) => typeof (l as unknown as Listener<S> | null)?.accept !== 'function')) {
     throw new TypeError('serveListeners: listeners must be an array of Listener objects');
   }
-  const [opts, status] = optionsAndStatus<ServeListenersOptions, L[]>('serveListeners', options, taskStatus);
-  if (opts.onAcceptError !== undefined) checkFunction('serveListeners', 'options.onAcceptError', opts.onAcceptError);
-  if (opts.handlerNursery !== undefined && !(opts.handlerNursery instanceof Nursery)) {
-    throw new TypeError(`serveListeners: options.handlerNursery must be a Nursery, got ${describe(opts.handlerNursery)}`);
+  let opts: Partial<ServeListenersOptions>;
+  let status: TaskStatus<L[]>;
+  let slots: CapacityLimiter | undefined;
+  try {
+    checkFunction('serveListeners', 'handler', handler);
+    [opts, status] = optionsAndStatus<ServeListenersOptions, L[]>('serveListeners', options, taskStatus);
+    slots = checkServeOptions(opts);
+    await checkpointIfCancelled();
+  } catch (error) {
+    // The listeners were handed over to be served and closed: bad options (or a cancelled
+    // caller) close them too.
+    for (const listener of listeners) await acloseForcefully(listener);
+    throw error;
   }
-  const maxConnections = opts.maxConnections === undefined ? Infinity : checkInteger('serveListeners', 'options.maxConnections', opts.maxConnections, 1, true);
-  const slots = maxConnections === Infinity ? undefined : new CapacityLimiter(maxConnections);
   const onAcceptError =
     opts.onAcceptError ?? ((error: Error) => console.error(`triode: accept failed (${error.message}); retrying in ${ACCEPT_RETRY_MS} ms`));
   return openNursery<never>(async (nursery) => {

@@ -1,6 +1,7 @@
 /** TCP: `openTcpStream` (with Happy Eyeballs) and `openTcpListeners`. */
 import dns from 'node:dns';
 import net from 'node:net';
+import { cancelPoint } from '../core/checkpoint.js';
 import { abandonOnCancel } from '../core/abort-signal.js';
 import { currentContext } from '../core/context.js';
 import { checkDuration, checkInteger, describe, checkOptions } from '../core/validate.js';
@@ -84,7 +85,7 @@ export async function openTcpStream(host: string, port: number, options: OpenTcp
   checkHost('openTcpStream', host);
   checkPort('openTcpStream', port);
   const delay = checkDuration('openTcpStream', 'happyEyeballsDelayMs', options.happyEyeballsDelayMs ?? 250);
-  currentContext('openTcpStream');
+  cancelPoint(currentContext('openTcpStream'));
   const targets = interleaveFamilies(await resolve(host));
   return happyEyeballs(
     targets,

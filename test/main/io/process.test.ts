@@ -29,6 +29,29 @@ async function readLine(stream: Process['stdout']): Promise<string> {
   return out.trim();
 }
 
+test('cancelling runProcess kills the whole process group: no grandchild survives', real(async () => {
+  if (process.platform === 'win32') return;
+  const marker = `triode-group-${process.pid}-${Date.now()}`;
+  // Two background sleeps under a shell, each named by the marker (exec -a) so pgrep finds them.
+  const command = ['bash', '-c', `(exec -a ${marker} sleep 301) & (exec -a ${marker} sleep 301) & wait`];
+  const survivors = async () => {
+    const result = await runProcess(['pgrep', '-f', marker], { check: false, captureStdout: true, encoding: 'utf8' });
+    return result.stdout.trim().split('\n').filter((line) => line !== '');
+  };
+  await moveOnAfter(300, () => runProcess(command, { terminateGraceMs: 2000 }));
+  await sleep(100);
+  assert.equal(await survivors(), [], 'both grandchildren were signalled with the group');
+
+  // killGroup: false signals the child only: its grandchildren live on (then we clean up).
+  await moveOnAfter(300, () => runProcess(command, { killGroup: false, terminateGraceMs: 2000 }));
+  await sleep(100);
+  const left = await survivors();
+  assert.is(left.length, 2, 'with killGroup: false the grandchildren outlive the child');
+  await runProcess(['pkill', '-f', marker], { check: false });
+  assert.instance(await rejection(runProcess(['true'], { killGroup: 'yes' as never })), TypeError);
+  assert.instance(await rejection(runProcess(['true'], null as never)), TypeError);
+}));
+
 test('runProcess captures output as bytes or text', real(async () => {
   const result = await runProcess(node('process.stdout.write("out"); process.stderr.write("err")'), {
     captureStdout: true,
