@@ -130,6 +130,9 @@ export class CancelScope implements StatusOwner, DeadlineOwner {
     if (this.state !== 'idle' && this.runner !== undefined) {
       return this._deadline - this.runner.clock.currentTime();
     }
+    if (this._deadline !== Infinity) {
+      throw new Error('CancelScope.relativeDeadline cannot be read before entry on a scope with an absolute deadline (read deadline)');
+    }
     return this._relativeDeadline;
   }
 
