@@ -7,6 +7,10 @@
  *
  * The storage is a process-wide singleton on `globalThis`: the package ships ESM and CJS builds,
  * and a program that loads both must still see one runtime (the "dual package hazard").
+ *
+ * Outside a run triode costs nothing: on Node < 24 an enabled AsyncLocalStorage keeps a promise
+ * hook installed that makes every promise in the process ~3× dearer, so the storage is disabled
+ * when the last run on the thread ends (`runEnded`) and re-enabled by the next `storage.run`.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Task } from './task.js';
@@ -26,6 +30,20 @@ type GlobalWithStorage = typeof globalThis & { [ALS_KEY]?: AsyncLocalStorage<Con
 const g = globalThis as GlobalWithStorage;
 
 export const storage: AsyncLocalStorage<Context> = (g[ALS_KEY] ??= new AsyncLocalStorage<Context>());
+
+const RUNS_KEY = Symbol.for('triode.activeRuns');
+type GlobalWithRuns = typeof globalThis & { [RUNS_KEY]?: { count: number } };
+const activeRuns = ((globalThis as GlobalWithRuns)[RUNS_KEY] ??= { count: 0 });
+
+/** A run starts on this thread (its first `storage.run` enables the storage). */
+export function runStarted(): void {
+  activeRuns.count++;
+}
+
+/** A run ended: when it was the last one, the storage (and its promise hook) is switched off. */
+export function runEnded(): void {
+  if (--activeRuns.count === 0) storage.disable();
+}
 
 /** The current task's context, or throws the "outside of triode.run" error. */
 export function currentContext(what = 'this function'): Context {

@@ -17,7 +17,7 @@
 import { ExceptionGroup, isCancellation, KeyboardInterrupt, TriodeInternalError } from '../../shared/errors.js';
 import { CancelStatus, type StatusOwner } from './cancel-status.js';
 import { checkClock, isAutojumpClock, SystemClock, type AutojumpClock, type Clock, type ClockListener } from './clock.js';
-import { peekContext, storage, type Context } from './context.js';
+import { peekContext, runEnded, runStarted, storage, type Context } from './context.js';
 import { Deadlines, type DeadlineEntry, type DeadlineOwner } from './deadlines.js';
 import { callInstruments, checkInstrument, type Instrument, type InstrumentHook } from './instruments.js';
 import { openNurseryIn, spawnTask, type Nursery } from './nursery.js';
@@ -81,6 +81,7 @@ export class Runner implements ClockListener {
 
   async run<T>(fn: () => Promise<T> | T): Promise<T> {
     this.callInstruments('beforeRun');
+    runStarted();
     this.keepAlive = setInterval(() => {}, MAX_TIMER_MS);
     registerRun(this);
     this.clock.startClock?.();
@@ -139,6 +140,7 @@ export class Runner implements ClockListener {
     unregisterRun(this);
     this.autojumpClock?.detachListener(this);
     this.callInstruments('afterRun');
+    runEnded();
   }
 
   /** The run's TrioToken (made on first use). */
