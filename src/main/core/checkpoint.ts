@@ -5,9 +5,10 @@
  * lets other tasks run. The caller's own `await` of the returned promise is already a schedule
  * point: the caller resumes only after the microtask queue has run everything queued before it.
  * So the common path awaits nothing inside (one promise per checkpoint, as cheap as it gets
- * under AsyncLocalStorage). Every 1,024th schedule point instead goes through the event loop
- * (`setImmediate`), so a CPU-bound loop that checkpoints still lets timers and I/O run — and
- * therefore lets a deadline cancel it.
+ * under AsyncLocalStorage). A schedule point instead goes through the event loop (`setImmediate`)
+ * every 1,024th time, or when 2 ms have passed since the last time, so a CPU-bound loop that
+ * checkpoints — however slow each step — still lets timers, I/O and Ctrl-C in, and therefore
+ * lets a deadline or a KeyboardInterrupt cancel it.
  *
  * `cancelPoint` / `schedulePoint` are the two halves, for primitives (channels, locks) that
  * check for cancellation, do their work synchronously, and then yield.
@@ -16,10 +17,49 @@ import type { Context } from './context.js';
 import { currentContext } from './context.js';
 
 const MACROTASK_EVERY = 1024;
+const MACROTASK_AFTER_MS = 2;
 let schedulePointsSinceMacrotask = 0;
+let lastMacrotask = performance.now();
+/**
+ * The event loop's turn, while one is under way: every task reaching a schedule point until it
+ * comes waits for the same turn and resumes in arrival order, so a turn given to the event loop
+ * never reorders the run's tasks (the interleaving stays what it would have been).
+ */
+let eventLoopTurn: Promise<void> | undefined;
 
+function endTurn(resolve: () => void): void {
+  eventLoopTurn = undefined;
+  lastMacrotask = performance.now();
+  resolve();
+}
+
+/** @internal the event loop's current turn, started if there is none. */
 export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  schedulePointsSinceMacrotask = 0;
+  return (eventLoopTurn ??= new Promise((resolve) => setImmediate(endTurn, resolve)));
+}
+
+/**
+ * Reading the clock costs ~60 ns, a fifth of a checkpoint, so it is read every `clockStride`
+ * schedule points: the stride doubles (up to 16) while the points come fast, and drops to 1 as
+ * soon as one read finds them slow, so a loop of slow steps is timed at every step.
+ */
+const MAX_CLOCK_STRIDE = 16;
+let clockStride = 1;
+let pointsToClockRead = 1;
+let lastClockRead = performance.now();
+
+/** Whether the event loop is due a turn: every 1,024 schedule points, or after 2 ms without one. */
+function eventLoopDue(): boolean {
+  if (++schedulePointsSinceMacrotask >= MACROTASK_EVERY) return true;
+  if (--pointsToClockRead > 0) return false;
+  const now = performance.now();
+  const sinceRead = now - lastClockRead;
+  lastClockRead = now;
+  if (sinceRead < 0.1) clockStride = Math.min(MAX_CLOCK_STRIDE, clockStride * 2);
+  else if (sinceRead > 0.5) clockStride = 1;
+  pointsToClockRead = clockStride;
+  return now - lastMacrotask >= MACROTASK_AFTER_MS;
 }
 
 /** @internal raises `Cancelled` if `ctx` is effectively cancelled (a cancel point). */
@@ -33,11 +73,13 @@ export function cancelPoint(ctx: Context): void {
   }
 }
 
-/** @internal true (and the count reset) when it is the event loop's turn. */
+/** @internal true when it is the event loop's turn (a turn is under way, or one is due). */
 export function macrotaskDue(): boolean {
-  if (schedulePointsSinceMacrotask < MACROTASK_EVERY) return false;
-  schedulePointsSinceMacrotask = 0;
-  return true;
+  return (
+    eventLoopTurn !== undefined ||
+    schedulePointsSinceMacrotask >= MACROTASK_EVERY ||
+    performance.now() - lastMacrotask >= MACROTASK_AFTER_MS
+  );
 }
 
 /**
@@ -46,9 +88,8 @@ export function macrotaskDue(): boolean {
  */
 export function schedulePoint(ctx: Context): Promise<void> | undefined {
   ctx.task.schedulePoints++;
-  if (++schedulePointsSinceMacrotask < MACROTASK_EVERY) return undefined;
-  schedulePointsSinceMacrotask = 0;
-  return yieldToEventLoop();
+  if (eventLoopTurn !== undefined) return eventLoopTurn;
+  return eventLoopDue() ? yieldToEventLoop() : undefined;
 }
 
 /**

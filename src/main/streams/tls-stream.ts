@@ -152,6 +152,9 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
     const ctx = currentContext('TLSStream reader');
     for (;;) {
       while (!this.duplex.readWanted) await this.duplex.reader.parkWait(ctx, 'TLSStream reader').promise;
+      // The peer's close-notify has been read: TLS is over in that direction, and whatever comes
+      // next on the transport is not ours to read (after unwrap it is the clear protocol's).
+      if (this.peerClosedTls()) return;
       const chunk = await this.transportStream.receiveSome();
       if (chunk.length === 0) {
         if (!this.secure) throw brokenConnection('the transport reached its end before the TLS handshake finished');
@@ -160,6 +163,16 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
       }
       this.duplex.readWanted = this.duplex.push(chunk);
     }
+  }
+
+  /**
+   * Whether the TLS engine has read the peer's close-notify. The engine ends the plaintext side
+   * (push(null)) synchronously while it processes the record, which the reader pump's push of
+   * that record triggers; `readableEnded` would only say so once the plaintext was consumed.
+   */
+  private peerClosedTls(): boolean {
+    const state = (this.tlsSocket as unknown as { _readableState?: { ended?: boolean } })._readableState;
+    return state?.ended === true;
   }
 
   private brokenError(): BrokenResourceError {
