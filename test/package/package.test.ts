@@ -45,4 +45,75 @@ test('the package exports map serves triode, triode/worker and triode/testing to
   assert.is(out.trim(), 'function function function');
 });
 
+const CONSUMER = `
+import { CancelScope, ExceptionGroup, TooSlowError, failAfter, mapInWorkers, openNursery, run, sleep, workerModule } from 'triode';
+import { MockClock } from 'triode/testing';
+import { checkpoint } from 'triode/worker';
+
+export async function main(): Promise<number> {
+  const clock = new MockClock({ autojumpThreshold: 0 });
+  return run(async () => {
+    const scope = new CancelScope({ relativeDeadline: 10 });
+    const value: number | undefined = await scope.run(async () => 1);
+    const squares: number[] = [];
+    for await (const sq of mapInWorkers<number, number>([1, 2], new URL('./w.js', 'file:///'), 'square')) squares.push(sq);
+    const mod = workerModule<{ add(a: number, b: number): number }>('./w.js');
+    const sum: Promise<number> = mod.add(1, 2);
+    void sum;
+    try {
+      await failAfter(5, () => sleep(10));
+    } catch (error) {
+      if (error instanceof TooSlowError || error instanceof ExceptionGroup) return -1;
+    }
+    await openNursery(async (nursery) => { nursery.startSoon(sleep, 1); });
+    void checkpoint;
+    return (value ?? 0) + squares.length;
+  }, { clock });
+}
+`;
+
+/** Type-checks a consumer of the built package with `compilerOptions` and `type` for its package.json. */
+async function typecheckConsumer(compilerOptions: Record<string, unknown>, type: 'module' | 'commonjs'): Promise<void> {
+  const { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'triode-consumer-'));
+  try {
+    mkdirSync(join(dir, 'node_modules', '@types'), { recursive: true });
+    symlinkSync(root, join(dir, 'node_modules', 'triode'), 'dir');
+    symlinkSync(join(root, 'node_modules', '@types', 'node'), join(dir, 'node_modules', '@types', 'node'), 'dir');
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type }));
+    writeFileSync(join(dir, 'main.ts'), CONSUMER);
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: 'ES2022', lib: ['ES2022'], types: ['node'], skipLibCheck: false, ...compilerOptions }, files: ['main.ts'] }),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    await new Promise<void>((resolve, reject) => {
+      execFile(process.execPath, [tsc, '-p', dir], { cwd: dir, timeout: 60_000 }, (error, stdout, stderr) => {
+        if (error) reject(new Error(`tsc (${JSON.stringify(compilerOptions)}, ${type}) failed:\n${stdout}${stderr}`));
+        else resolve();
+      });
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a consumer type-checks against the built .d.ts with no casts: node16 (ESM and CJS), nodenext, bundler', async () => {
+  await typecheckConsumer({ module: 'node16', moduleResolution: 'node16' }, 'module');
+  await typecheckConsumer({ module: 'node16', moduleResolution: 'node16' }, 'commonjs');
+  await typecheckConsumer({ module: 'nodenext', moduleResolution: 'nodenext' }, 'module');
+  await typecheckConsumer({ module: 'esnext', moduleResolution: 'bundler' }, 'module');
+});
+
+test('the package ships its LICENSE and CHANGELOG', async () => {
+  const { readFileSync } = await import('node:fs');
+  const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { files: string[]; license: string; keywords: string[] };
+  assert.ok(pkg.files.includes('LICENSE') && pkg.files.includes('CHANGELOG.md'));
+  assert.match(readFileSync(`${root}LICENSE`, 'utf8'), /^MIT License/);
+  assert.is(pkg.license, 'MIT');
+  assert.ok(pkg.keywords.includes('structured-concurrency'));
+});
+
 test.run();
