@@ -1,15 +1,34 @@
 /** Loading a user's worker module and finding the export to call: one place for the entry and mapInWorkers' loop. */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 type AnyFunction = (...args: unknown[]) => unknown;
 
 const moduleCache = new Map<string, Record<string, unknown>>();
+
+/**
+ * `import(url)`, or — for a file Node's ESM loader cannot take, such as `.ts` under tsx on Node 20,
+ * whose loader hooks do not reach worker threads while its `require` hooks do — `require(path)`.
+ */
+async function importModule(url: string): Promise<Record<string, unknown>> {
+  try {
+    return (await import(url)) as Record<string, unknown>;
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !url.startsWith('file:')) throw error;
+    try {
+      return createRequire(url)(fileURLToPath(url)) as Record<string, unknown>;
+    } catch {
+      throw error; // the require fallback did not help either: report what import said
+    }
+  }
+}
 
 /** The function `exportName` of the module at `url` (loaded once per thread); an Error naming both otherwise. */
 export async function loadExport(url: string, exportName: string): Promise<AnyFunction> {
   let mod = moduleCache.get(url);
   if (mod === undefined) {
     try {
-      mod = (await import(url)) as Record<string, unknown>;
+      mod = await importModule(url);
     } catch (error) {
       throw new Error(`triode: cannot load worker module ${url}: ${(error as Error)?.message ?? String(error)}`, {
         cause: error,
