@@ -12,6 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { writeJson } from './harness.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const AWAITS = 2_000_000;
@@ -83,6 +84,15 @@ function main(): void {
       `medians of ${RUNS} interleaved rounds, each mode in a fresh process; lower is better)`,
   );
   const clean = samples.get('clean')!;
+  writeJson(`after-run ${process.version.split('.')[0]}`, {
+    title: `Promises outside and inside a run (Node ${process.version})`,
+    base: 'clean',
+    better: 'lower',
+    rows: [
+      { case: 'await null', unit: 'ns', results: Object.fromEntries(MODES.map((m) => [m, median(samples.get(m)!.map((x) => x.awaitNs))])) },
+      { case: 'p-limit job', unit: 'µs', results: Object.fromEntries(MODES.map((m) => [m, median(samples.get(m)!.map((x) => x.plimitUs))])) },
+    ],
+  });
   console.log('| mode | await null (ns) | spread | vs clean | p-limit job (µs) | spread | vs clean |');
   console.log('|---|---|---|---|---|---|---|');
   for (const mode of MODES) {

@@ -1,5 +1,7 @@
 // Shared by every benchmark: repeat, take medians, print one table of peers side by side.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 
 export interface Row {
   case: string;
@@ -22,6 +24,19 @@ export function gc(): void {
   g();
 }
 
+/**
+ * With BENCH_JSON_DIR set, each table is also written there as JSON (`<slug of title>.json`,
+ * with the Node version and core count): the docs site draws its charts from these files.
+ */
+export function writeJson(title: string, table: object): void {
+  const dir = process.env.BENCH_JSON_DIR;
+  if (dir === undefined || dir === '') return;
+  const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+  mkdirSync(dir, { recursive: true });
+  const data = { ...table, node: process.version, cores: availableParallelism(), runs: Number(process.env.BENCH_RUNS ?? 5), date: new Date().toISOString().slice(0, 10) };
+  writeFileSync(join(dir, `${slug}.json`), JSON.stringify(data, null, 2) + '\n');
+}
+
 function fmt(n: number): string {
   if (Number.isNaN(n)) return 'n/a';
   if (!Number.isFinite(n)) return String(n);
@@ -35,6 +50,7 @@ function fmt(n: number): string {
  * the numbers are good, so every ratio reads the same: > 1 means triode is ahead.
  */
 export function printTable(title: string, rows: Row[], base = 'triode', better: 'lower' | 'higher' = 'lower'): void {
+  writeJson(title, { title, base, better, rows });
   const ratio = (peer: number, ours: number) => (better === 'lower' ? peer / ours : ours / peer);
   console.log(
     `\n${title}  (node ${process.version}, ${availableParallelism()} cores, medians of ${process.env.BENCH_RUNS ?? 5} runs; ` +
