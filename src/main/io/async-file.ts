@@ -13,7 +13,7 @@ import type { PathLike } from 'node:fs';
 import { ClosedResourceError } from '../../shared/errors.js';
 import { checkpoint } from '../core/checkpoint.js';
 import { checkInteger, describe } from '../core/validate.js';
-import { ConflictDetector } from '../streams/conflict-detector.js';
+import { ConflictDetector } from '../sync/conflict-detector.js';
 import { fsCall } from './fs-call.js';
 
 /** Where `seek` counts from: the start, the current position, or the end of the file. */

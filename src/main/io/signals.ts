@@ -8,7 +8,9 @@
  * is not cancelled — the innermost, most specific handler wins, as in Trio. Outside such a block,
  * `run` turns Ctrl-C into KeyboardInterrupt as usual.
  */
-import { cancelPoint } from '../core/checkpoint.js';
+import os from 'node:os';
+import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
+import { ConflictDetector } from '../sync/conflict-detector.js';
 import { currentContext } from '../core/context.js';
 import { Abort, blockTask, type Wait } from '../core/traps.js';
 import { checkFunction, describe } from '../core/validate.js';
@@ -19,6 +21,7 @@ export class SignalReceiver implements AsyncIterable<NodeJS.Signals> {
   /** Pending signals, oldest first, each at most once. */
   private readonly pending = new Set<NodeJS.Signals>();
   private waiter: Wait | undefined;
+  private readonly conflict = new ConflictDetector('another task is already receiving from this SignalReceiver');
   /** @internal */ closed = false;
 
   /** @internal */
@@ -39,19 +42,26 @@ export class SignalReceiver implements AsyncIterable<NodeJS.Signals> {
    */
   async receive(): Promise<NodeJS.Signals> {
     const ctx = currentContext('SignalReceiver.receive');
-    for (;;) {
-      cancelPoint(ctx);
-      for (const signal of this.pending) {
-        this.pending.delete(signal);
-        return signal;
+    this.conflict.enter();
+    try {
+      for (;;) {
+        cancelPoint(ctx);
+        for (const signal of this.pending) {
+          this.pending.delete(signal);
+          const macrotask = schedulePoint(ctx);
+          if (macrotask !== undefined) await macrotask;
+          return signal;
+        }
+        if (this.closed) throw new Error('SignalReceiver: the receiver was closed (its block has ended)');
+        const wait = blockTask(ctx, () => {
+          if (this.waiter === wait) this.waiter = undefined;
+          return Abort.SUCCEEDED;
+        }, 'a signal', true);
+        this.waiter = wait;
+        await wait.promise;
       }
-      if (this.closed) throw new Error('SignalReceiver: the receiver was closed (its block has ended)');
-      const wait = blockTask(ctx, () => {
-        if (this.waiter === wait) this.waiter = undefined;
-        return Abort.SUCCEEDED;
-      }, 'a signal', true);
-      this.waiter = wait;
-      await wait.promise;
+    } finally {
+      this.conflict.exit();
     }
   }
 
@@ -73,9 +83,15 @@ export async function openSignalReceiver<T>(
   signals: NodeJS.Signals[],
   fn: (receiver: SignalReceiver) => Promise<T> | T,
 ): Promise<T> {
-  if (!Array.isArray(signals) || signals.length === 0 || signals.some((s) => typeof s !== 'string' || !s.startsWith('SIG'))) {
+  if (!Array.isArray(signals) || signals.length === 0) {
     throw new TypeError(`openSignalReceiver: signals must be a non-empty array of signal names, got ${describe(signals)}`);
   }
+  for (const signal of signals) {
+    if (typeof signal !== 'string' || !Object.hasOwn(os.constants.signals, signal)) {
+      throw new TypeError(`openSignalReceiver: ${describe(signal)} is not a signal name this platform knows (such as 'SIGHUP')`);
+    }
+  }
+  signals = [...new Set(signals)];
   checkFunction('openSignalReceiver', 'fn', fn);
   currentContext('openSignalReceiver');
   const receiver = new SignalReceiver();

@@ -21,7 +21,7 @@ import { currentContext } from '../core/context.js';
 import { describe } from '../core/validate.js';
 import { waitForEvent } from '../io/wait-event.js';
 import type { HalfCloseableStream } from './abc.js';
-import { ConflictDetector } from './conflict-detector.js';
+import { ConflictDetector } from '../sync/conflict-detector.js';
 import { checkData, checkMaxBytes, receiveChunks } from './receive-chunks.js';
 import { ParkingLot } from '../sync/parking-lot.js';
 

@@ -30,7 +30,7 @@ import { checkOptions, describe } from '../core/validate.js';
 import { Event } from '../sync/event.js';
 import type { Listener, Stream } from './abc.js';
 import { isReceiveStream, isSendStream } from './abc.js';
-import { ConflictDetector } from './conflict-detector.js';
+import { ConflictDetector } from '../sync/conflict-detector.js';
 import { receiveChunks } from './receive-chunks.js';
 import { optionsAndStatus, serveListeners, type ServeListenersOptions } from './serve.js';
 import { ParkingLot } from '../sync/parking-lot.js';

@@ -13,7 +13,7 @@ import { cancelPoint, checkpoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
 import { ParkingLot } from '../sync/parking-lot.js';
 import type { ReceiveStream, SendStream } from '../streams/abc.js';
-import { ConflictDetector } from '../streams/conflict-detector.js';
+import { ConflictDetector } from '../sync/conflict-detector.js';
 import { checkData, checkMaxBytes, receiveChunks } from '../streams/receive-chunks.js';
 import { StapledStream } from '../streams/stapled-stream.js';
 

@@ -1,4 +1,4 @@
-/** Detects two tasks using one side of a stream at once (Trio's ConflictDetector). */
+/** Detects two tasks using one resource at once — one side of a stream, a signal receiver (Trio's ConflictDetector). */
 import { BusyResourceError } from '../../shared/errors.js';
 
 export class ConflictDetector {
