@@ -258,9 +258,20 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
       await checkpoint();
       return;
     }
+    // A close-notify can only go out once the handshake is done: finish it first (as Trio does),
+    // so a peer that is still handshaking sees a clean end rather than a broken connection. A
+    // cancelled caller (acloseForcefully) skips both and closes at once, then raises.
+    let handshakeError: unknown;
+    if (!this.secure && this.failure === undefined && !this.tlsSocket.destroyed) {
+      try {
+        await this.doHandshake();
+      } catch (error) {
+        handshakeError = error;
+      }
+    }
     this.closed = true;
     try {
-      await this.sendCloseNotify();
+      if (handshakeError === undefined) await this.sendCloseNotify();
     } finally {
       try {
         await this.plain.aclose();
@@ -269,6 +280,7 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
         await this.transportStream.aclose();
       }
     }
+    if (isCancellation(handshakeError)) throw handshakeError;
   }
 
   /**
