@@ -55,8 +55,9 @@ export function dumpTaskTree(): string {
   };
   const visitNursery = (nursery: Nursery, depth: number): void => {
     const pad = '  '.repeat(depth);
-    lines.push(`${pad}nursery (${scopeLine(nursery.status, now)}): ${nursery.children.size} task(s)`);
-    for (const child of nursery.children) visitTask(child, depth + 1, nursery.status);
+    const children = nursery.childTasks;
+    lines.push(`${pad}nursery (${scopeLine(nursery.status, now)}): ${children.length} task(s)`);
+    for (const child of children) visitTask(child, depth + 1, nursery.status);
   };
   visitTask(runner.rootTask, 0, undefined);
   return lines.join('\n');

@@ -36,7 +36,13 @@ export class Nursery {
   readonly cancelScope: CancelScope;
   /** The task that opened the nursery. */
   readonly parentTask: Task;
-  /** @internal */ readonly children = new Set<Task>();
+  // The children, oldest first: a list linked through the tasks themselves (Task.prevSibling/nextSibling), so
+  // spawning and exiting allocate nothing and cost O(1) at any size (a Set of 100,000 tasks
+  // churns its hash table as they come and go).
+  private firstChild: Task | undefined = undefined;
+  private lastChild: Task | undefined = undefined;
+  /** @internal the number of children */
+  childCount = 0;
   /** @internal */ readonly errors: unknown[] = [];
   /** @internal */ closed = false;
   /** @internal `start()` calls aimed at this nursery whose task has not called started() or exited. */
@@ -53,7 +59,31 @@ export class Nursery {
 
   /** The tasks running in this nursery now. */
   get childTasks(): Task[] {
-    return Array.from(this.children);
+    const out: Task[] = [];
+    for (let t = this.firstChild; t !== undefined; t = t.nextSibling) out.push(t);
+    return out;
+  }
+
+  /** @internal */
+  addChild(task: Task): void {
+    task.prevSibling = this.lastChild;
+    task.nextSibling = undefined;
+    if (this.lastChild === undefined) this.firstChild = task;
+    else this.lastChild.nextSibling = task;
+    this.lastChild = task;
+    this.childCount++;
+  }
+
+  /** @internal takes `task`, a child of this nursery, out of the children. */
+  removeChild(task: Task): void {
+    const { prevSibling: prev, nextSibling: next } = task;
+    if (prev !== undefined) prev.nextSibling = next;
+    else if (this.firstChild === task) this.firstChild = next;
+    else return;
+    if (next !== undefined) next.prevSibling = prev;
+    else this.lastChild = prev;
+    task.prevSibling = task.nextSibling = undefined;
+    this.childCount--;
   }
 
   /**
@@ -119,13 +149,14 @@ export class Nursery {
 
   /** @internal a child finished; `error` is NO_ERROR when it returned normally. */
   childExited(task: Task, error: unknown): void {
-    this.children.delete(task);
+    this.removeChild(task);
     if (error !== NO_ERROR) this.addError(error);
     this.maybeWakeParent();
   }
 
-  private maybeWakeParent(): void {
-    if (this.children.size === 0 && this.pendingStarts === 0 && this.wakeParent !== undefined) this.wakeParent();
+  /** @internal */
+  maybeWakeParent(): void {
+    if (this.childCount === 0 && this.pendingStarts === 0 && this.wakeParent !== undefined) this.wakeParent();
   }
 
   /**
@@ -135,7 +166,7 @@ export class Nursery {
    * nursery), and nothing is added to the nursery's errors (Trio, gh-1457).
    */
   async waitForChildren(): Promise<void> {
-    while (this.children.size > 0 || this.pendingStarts > 0) {
+    while (this.childCount > 0 || this.pendingStarts > 0) {
       const wait = blockTask(currentContext('openNursery'), () => Abort.FAILED, 'a nursery waiting for its children');
       this.wakeParent = () => {
         this.wakeParent = undefined;
@@ -146,7 +177,7 @@ export class Nursery {
   }
 
   toString(): string {
-    return `<Nursery of ${this.parentTask.name}: ${this.children.size} children>`;
+    return `<Nursery of ${this.parentTask.name}: ${this.childCount} children>`;
   }
 }
 
@@ -188,11 +219,11 @@ class StartStatus<T> implements TaskStatus<T> {
     }
     // Detach everything from the helper before attaching anything to the target: attaching under
     // a cancelled target runs abort functions, which must find the task already moved.
-    this.helper.children.delete(task);
+    this.helper.removeChild(task);
     task.parentNursery = this.target;
-    this.target.children.add(task);
+    this.target.addChild(task);
     task.status.reparent(this.target.status);
-    this.helper.childExited(task, NO_ERROR);
+    this.helper.maybeWakeParent(); // the helper has no child left: start() can return
   }
 }
 
@@ -286,7 +317,7 @@ export function spawnTask(
   const runner = nursery.parentTask.runner;
   spawner.localsShared = true;
   const task = new Task(runner, name, nursery, spawner.locals, nursery.status);
-  nursery.children.add(task);
+  nursery.addChild(task);
   runner.taskSpawned(task);
   if (pendingStarts.length === 0) queueMicrotask(startPending);
   pendingStarts.push(task, fn, args);

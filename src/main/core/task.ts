@@ -17,6 +17,10 @@ export class Task {
   name: string;
   /** The nursery this task is a child of (`undefined` for the run's root task). */
   parentNursery: Nursery | undefined;
+  /** @internal links in the parent nursery's list of children (see nursery.ts) */
+  prevSibling: Task | undefined = undefined;
+  /** @internal */
+  nextSibling: Task | undefined = undefined;
   private openNurseries: Nursery[] | undefined;
   /**
    * Parking lots to break when this task exits (Trio's parking-lot breakers): a Lock registers
