@@ -11,8 +11,6 @@
 import { availableParallelism } from 'node:os';
 import {
   CapacityLimiter,
-  KeyboardInterrupt,
-  TooSlowError,
   checkpoint,
   failAfter,
   openNursery,
@@ -22,6 +20,7 @@ import {
   workerModule,
   type WorkerPool,
 } from 'triode';
+import { endProgram } from './program-exit.js';
 import { compress, type Compressed } from './demo-worker.js';
 
 const USAGE = `usage: npm run demo -- [options]
@@ -242,13 +241,5 @@ try {
     ),
   );
 } catch (error) {
-  if (error instanceof KeyboardInterrupt) {
-    summary('interrupted');
-    process.exitCode = 130;
-  } else if (error instanceof TooSlowError) {
-    summary(`timed out after ${options.timeoutMs} ms`);
-    process.exitCode = 1;
-  } else {
-    throw error;
-  }
+  endProgram(error, summary, options.timeoutMs);
 }

@@ -9,8 +9,6 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   CapacityLimiter,
-  KeyboardInterrupt,
-  TooSlowError,
   checkpoint,
   failAfter,
   openNursery,
@@ -19,6 +17,7 @@ import {
   workerModule,
   WorkerPool,
 } from 'triode';
+import { endProgram } from './program-exit.js';
 import { sha256FileHere } from './hash-worker.js';
 
 const threads = availableParallelism();
@@ -173,15 +172,7 @@ try {
     });
   });
 } catch (error) {
-  if (error instanceof KeyboardInterrupt) {
-    summary('interrupted');
-    process.exitCode = 130;
-  } else if (error instanceof TooSlowError) {
-    summary(`timed out after ${options.timeoutMs} ms`);
-    process.exitCode = 1;
-  } else {
-    throw error;
-  }
+  endProgram(error, summary, options.timeoutMs);
 } finally {
   await pool.close();
 }
