@@ -28,7 +28,9 @@ const node = (code: string) => [process.execPath, '-e', code];
 const EXIT_TRUE = node('process.exit(0)');
 const EXIT_FALSE = node('process.exit(1)');
 const CAT = node('process.stdin.pipe(process.stdout)');
-const SLEEP = (seconds: number) => node(`setTimeout(() => {}, ${seconds * 1000})`);
+// A Node child would take SIGUSR1 as "start the inspector" and live on: POSIX's own sleep takes
+// every signal's default action, as Trio's Python sleeper does.
+const SLEEP = (seconds: number) => (process.platform === 'win32' ? node(`setTimeout(() => {}, ${seconds * 1000})`) : ['sleep', String(seconds)]);
 const COPY_STDIN_TO_STDOUT_AND_BACKWARD_TO_STDERR = node(
   'const c = []; process.stdin.on("data", (d) => c.push(d)); process.stdin.on("end", () => { const all = Buffer.concat(c); process.stdout.write(all); process.stderr.write(Buffer.from(all).reverse()); });',
 );
