@@ -228,12 +228,13 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
   }
 
   /**
-   * Sends close-notify and waits until it has been handed to the transport. Skipped (as Trio
-   * does) when the transport is stuck in a send: the peer is not reading, and waiting for it
-   * would make `aclose` hang.
+   * Sends close-notify and waits until it has been handed to the transport. With
+   * `skipWhileSending` (aclose) it is skipped, as Trio does, while the transport is in a send:
+   * the peer may not be reading, and waiting for it would make `aclose` hang.
    */
-  private async sendCloseNotify(): Promise<void> {
-    if (!this.secure || this.failure !== undefined || this.tlsSocket.destroyed || this.sending) return;
+  private async sendCloseNotify(skipWhileSending: boolean): Promise<void> {
+    if (!this.secure || this.failure !== undefined || this.tlsSocket.destroyed) return;
+    if (skipWhileSending && this.sending) return;
     if (!this.tlsSocket.writableEnded) this.tlsSocket.end();
     if (this.duplex.writableFinished) return;
     const ctx = currentContext('TLSStream.aclose');
@@ -271,7 +272,7 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
     }
     this.closed = true;
     try {
-      if (handshakeError === undefined) await this.sendCloseNotify();
+      if (handshakeError === undefined) await this.sendCloseNotify(true);
     } finally {
       try {
         await this.plain.aclose();
@@ -295,7 +296,9 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
     try {
       if (this.closed) throw closedConnection('this TLSStream was closed');
       await this.doHandshake();
-      await this.sendCloseNotify();
+      // Not skipped while the writer pump is mid-send, as aclose may: unwrap must send it (the
+      // peer waits for it), and it waits for the peer's anyway.
+      await this.sendCloseNotify(false);
       const rest = await this.plain.receiveSome();
       if (rest.length > 0) throw brokenConnection('unwrap: the peer sent data instead of closing TLS');
       this.closed = true;
