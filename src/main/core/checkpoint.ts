@@ -13,6 +13,7 @@
  * `cancelPoint` / `schedulePoint` are the two halves, for primitives (channels, locks) that
  * check for cancellation, do their work synchronously, and then yield.
  */
+import { isMainThread } from 'node:worker_threads';
 import type { Context } from './context.js';
 import { currentContext } from './context.js';
 
@@ -49,10 +50,14 @@ let clockStride = 1;
 let pointsToClockRead = 1;
 let lastClockRead = performance.now();
 
-/** Whether the event loop is due a turn: every 1,024 schedule points, or after 2 ms without one. */
+/**
+ * Whether the event loop is due a turn: every 1,024 schedule points, or — on the main thread,
+ * where Ctrl-C, timers and I/O must get through — after 2 ms without one. A worker thread's runs
+ * (its async jobs) keep the count alone: their thread loop gives the event loop its turns.
+ */
 function eventLoopDue(): boolean {
   if (++schedulePointsSinceMacrotask >= MACROTASK_EVERY) return true;
-  if (--pointsToClockRead > 0) return false;
+  if (!isMainThread || --pointsToClockRead > 0) return false;
   const now = performance.now();
   const sinceRead = now - lastClockRead;
   lastClockRead = now;
@@ -78,7 +83,7 @@ export function macrotaskDue(): boolean {
   return (
     eventLoopTurn !== undefined ||
     schedulePointsSinceMacrotask >= MACROTASK_EVERY ||
-    performance.now() - lastMacrotask >= MACROTASK_AFTER_MS
+    (isMainThread && performance.now() - lastMacrotask >= MACROTASK_AFTER_MS)
   );
 }
 
