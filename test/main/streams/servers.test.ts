@@ -128,6 +128,25 @@ test('slowloris: maxConnections caps the running handlers; the rest wait and are
     assert.is(await served, 'patient');
   }));
 
+test('cancelled twin: a server paused at maxConnections stops at once when cancelled', async () => {
+  let idle: net.Socket | undefined;
+  let waiting: net.Socket | undefined;
+  let cancelledAt = 0;
+  await withEchoServer({ maxConnections: 1 }, async (port, _nursery, running) => {
+    idle = await connectIdle(port);
+    idle.write('a'); // holds the only slot
+    waiting = await connectIdle(port); // accepted by nobody: the server waits for a slot
+    await sleep(100);
+    assert.is(running(), 1);
+    cancelledAt = performance.now(); // withEchoServer cancels the server when this returns
+  });
+  const took = performance.now() - cancelledAt;
+  idle!.destroy();
+  waiting!.destroy();
+  // The slot is never freed by the clients: the cancellation alone ended the server.
+  assert.ok(took < 5_000, `the server took ${took.toFixed(0)} ms to stop`);
+});
+
 test('300 slowloris connections without a cap do not keep a real client out', () =>
   withEchoServer({}, async (port) => {
     const idle = await Promise.all(Array.from({ length: 300 }, () => connectIdle(port)));
