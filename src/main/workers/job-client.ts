@@ -43,12 +43,32 @@ export interface JobRequest {
   readonly killable?: boolean;
 }
 
-/** @internal what runInWorker and mapInWorkers need of a pool, on any thread. */
+/** Marks what `runInWorker` / `workerModule` / `mapInWorkers` accept as `pool` (across builds). */
+export const POOL_BRAND: unique symbol = Symbol.for('triode.pool') as never;
+
+/** Whether `value` is a pool: a WorkerPool, or a RemotePool from `triode/remote`. */
+export function isPool(value: unknown): value is JobSubmitter {
+  return typeof value === 'object' && value !== null && (value as { [POOL_BRAND]?: unknown })[POOL_BRAND] === true;
+}
+
+/**
+ * What runInWorker and mapInWorkers need of a pool, on any thread: a `WorkerPool`, the pool a
+ * worker thread's nested calls use, or a `RemotePool` (`triode/remote`).
+ */
 export interface JobSubmitter {
+  readonly [POOL_BRAND]: true;
+  /** Calls wait here for one of the pool's job slots. */
   readonly limiter: CapacityLimiter;
+  /** Threads (a RemotePool: jobs in flight) the pool runs at once; mapInWorkers runs at most this many loops. */
   readonly maxThreads: number;
+  /**
+   * Whether jobs run in this process's memory (worker threads): shared channels, callbacks and
+   * SharedArrayBuffers can reach them. False for a RemotePool.
+   */
+  readonly sharesMemory: boolean;
+  /** @internal throws ClosedResourceError once the pool is closed. */
   checkOpen(): void;
-  /** Publishes one job; the caller holds a limiter token. */
+  /** @internal publishes one job; the caller holds a limiter token. */
   submit(request: JobRequest): WorkerJobHandle;
 }
 
@@ -65,6 +85,8 @@ export interface JobRecord {
 }
 
 export abstract class JobClient implements JobSubmitter {
+  readonly [POOL_BRAND] = true as const;
+  readonly sharesMemory = true;
   /** Calls wait here for one of this caller's job slots. */
   readonly limiter: CapacityLimiter;
   protected readonly jobs = new Map<number, JobRecord>();

@@ -18,14 +18,15 @@ import { currentContext } from '../core/context.js';
 import { abandonOnCancel } from '../core/abort-signal.js';
 import { checkInteger, describe, checkOptions } from '../core/validate.js';
 import { closeWire, openSharedChannel } from '../channels/shared-channel.js';
-import { defaultWorkerPool, type WorkerPool } from './pool.js';
+import { defaultWorkerPool } from './pool.js';
+import type { JobResult, JobSubmitter } from './job-client.js';
 import { moduleUrl } from './run-in-worker.js';
 import { crossThreadValuesFor } from '../core/task-local.js';
 import type { WorkerJobHandle } from './pool.js';
 
 export interface MapInWorkersOptions {
-  /** The pool (default: the default pool). */
-  pool?: WorkerPool;
+  /** The pool: a WorkerPool, or a RemotePool (one call per batch there) (default: the default pool). */
+  pool?: JobSubmitter;
   /** Worker calls (threads) to use (default, and at most: the pool's thread count; more could not run in parallel). */
   concurrency?: number;
   /** Yield results in source order (default true); false yields them as they finish. */
@@ -41,6 +42,7 @@ export interface MapInWorkersOptions {
 type MapResult = [batch: number, values: unknown[]] | [batch: number, values: undefined, error: unknown];
 
 const mapLoopUrl = new URL('./map-loop.js', import.meta.url).href;
+const mapBatchUrl = new URL('./map-batch.js', import.meta.url).href;
 
 /**
  * Applies `module`'s export `exportName` to each item of `source` in worker threads and yields
@@ -84,6 +86,10 @@ export async function* mapInWorkers<T, R = unknown>(
 
   const iterator: Iterator<T> | AsyncIterator<T> =
     Symbol.asyncIterator in source ? (source as AsyncIterable<T>)[Symbol.asyncIterator]() : (source as Iterable<T>)[Symbol.iterator]();
+  if (!pool.sharesMemory) {
+    yield* mapByCalls<T, R>(pool, iterator, moduleUrl(module, 'mapInWorkers'), exportName, { concurrency, ordered, batchSize, locals });
+    return;
+  }
   const [inTx, inRx] = openSharedChannel<[number, T[]]>({ capacityBytes });
   const [outTx, outRx] = openSharedChannel<MapResult>({ capacityBytes });
   const url = moduleUrl(module, 'mapInWorkers');
@@ -207,5 +213,78 @@ export async function* mapInWorkers<T, R = unknown>(
         }
       }
     }
+  }
+}
+
+/**
+ * mapInWorkers on a pool that shares no memory with this process (a RemotePool), where no shared
+ * channel can reach: each batch of items is one call (src/worker/map-batch.ts), at most
+ * `concurrency` of them in flight. Same contract: results in source order unless `ordered` is
+ * false, the first failing item ends the map with its error, and leaving the loop early (or a
+ * cancellation) cancels the calls in flight and waits for them.
+ */
+async function* mapByCalls<T, R>(
+  pool: JobSubmitter,
+  iterator: Iterator<T> | AsyncIterator<T>,
+  url: string,
+  exportName: string,
+  { concurrency, ordered, batchSize, locals }: { concurrency: number; ordered: boolean; batchSize: number; locals: Array<[string, unknown]> | undefined },
+): AsyncGenerator<R, void, undefined> {
+  const inFlight = new Map<number, { job: WorkerJobHandle; done: Promise<[number, JobResult]> }>();
+  const reorder = new Map<number, unknown[]>();
+  let nextBatch = 0;
+  let nextToYield = 0;
+  let sourceDone = false;
+  try {
+    for (;;) {
+      while (inFlight.size < concurrency && !sourceDone) {
+        const items: T[] = [];
+        while (items.length < batchSize) {
+          const next = await iterator.next();
+          if (next.done === true) {
+            sourceDone = true;
+            break;
+          }
+          items.push(next.value);
+        }
+        if (items.length === 0) break;
+        const borrower = {};
+        if (!pool.limiter.tryAcquireOnBehalfOf(borrower)) await pool.limiter.acquireOnBehalfOf(borrower);
+        let job: WorkerJobHandle;
+        try {
+          job = pool.submit({ url: mapBatchUrl, exportName: 'mapBatch', args: [url, exportName, items], locals });
+        } catch (error) {
+          pool.limiter.releaseOnBehalfOf(borrower);
+          throw error;
+        }
+        const batch = nextBatch++;
+        const done = job.settled.then((result): [number, JobResult] => {
+          pool.limiter.releaseOnBehalfOf(borrower);
+          return [batch, result];
+        });
+        inFlight.set(batch, { job, done });
+      }
+      if (inFlight.size === 0) return;
+      const [batch, result] = await abandonOnCancel(Promise.race([...inFlight.values()].map((entry) => entry.done)));
+      inFlight.delete(batch);
+      if ('error' in result) throw result.error;
+      const values = result.value;
+      if (!Array.isArray(values)) throw new TypeError(`mapInWorkers: a batch of ${exportName} came back as ${describe(values)}, not an array`);
+      if (!ordered) {
+        for (const value of values) yield value as R;
+        continue;
+      }
+      reorder.set(batch, values);
+      for (let ready = reorder.get(nextToYield); ready !== undefined; ready = reorder.get(nextToYield)) {
+        reorder.delete(nextToYield);
+        nextToYield++;
+        for (const value of ready) yield value as R;
+      }
+    }
+  } finally {
+    for (const { job } of inFlight.values()) job.cancel();
+    // Wait for every call to let go, even if the consumer's own scope is cancelled.
+    await new CancelScope({ shield: true }).run(() => abandonOnCancel(Promise.all([...inFlight.values()].map((entry) => entry.done))));
+    await (iterator as AsyncIterator<T>).return?.();
   }
 }

@@ -33,13 +33,14 @@ import { describe, checkOptions } from '../core/validate.js';
 import type { CapacityLimiter } from '../sync/capacity-limiter.js';
 import { whyUncloneable } from '../../shared/cloneable.js';
 import { crossThreadValuesFor } from '../core/task-local.js';
-import { defaultWorkerPool, WorkerPool, type WorkerJobHandle } from './pool.js';
+import { defaultWorkerPool, type WorkerJobHandle } from './pool.js';
+import { isPool, type JobSubmitter } from './job-client.js';
 
 export type CancelMode = 'cooperative' | 'kill' | 'abandon';
 
 export interface WorkerCallOptions {
-  /** The pool to run on (default: the process-wide default pool). */
-  pool?: WorkerPool;
+  /** The pool to run on: a WorkerPool, or a RemotePool from `triode/remote` (default: the process-wide default pool). */
+  pool?: JobSubmitter;
   /**
    * Bounds this caller's calls: a call first takes one of its tokens, then one of the pool's job
    * slots, so a limiter of any size with a pool of any size only queues.
@@ -67,8 +68,8 @@ export function moduleUrl(module: string | URL, where = 'runInWorker'): string {
 function checkCallOptions(where: string, options: WorkerCallOptions): void {
   checkOptions(where, options);
   const { pool, cancel, killAfterMs, transfer } = options;
-  if (pool !== undefined && !(pool instanceof WorkerPool)) {
-    throw new TypeError(`runInWorker: options.pool must be a WorkerPool, got ${describe(pool)}`);
+  if (pool !== undefined && !isPool(pool)) {
+    throw new TypeError(`${where}: options.pool must be a WorkerPool or a RemotePool, got ${describe(pool)}`);
   }
   if (cancel !== undefined && cancel !== 'cooperative' && cancel !== 'kill' && cancel !== 'abandon') {
     throw new TypeError(`runInWorker: options.cancel must be 'cooperative', 'kill' or 'abandon', got ${describe(cancel)}`);
@@ -125,11 +126,25 @@ export async function runInWorker(
   const ctx = currentContext('runInWorker');
   // The task's cross-thread TaskLocal values go with the call; one that cannot is refused here.
   const locals = crossThreadValuesFor('runInWorker', found);
+  if ((special || found.shared) && !(options.pool ?? defaultWorkerPool()).sharesMemory) refuseMemoryArgs(args);
   cancelPoint(ctx);
   // Shared memory is shared only through postMessage: such a call takes the message path.
   if (found.shared && options.transfer === undefined) options = { ...options, transfer: [] };
   if (!special) return dispatch(ctx, url, exportName, args, options, locals);
   return callWithCallbacks(ctx, url, exportName, args, options, locals);
+}
+
+/**
+ * A RemotePool's jobs run in another process: what lives in this process's memory (callbacks,
+ * shared-channel endpoints, SharedArrayBuffers) cannot reach them. Refused before anything is sent.
+ */
+function refuseMemoryArgs(args: unknown[]): never {
+  const i = args.findIndex((arg) => isWorkerCallback(arg) || isSharedEndpoint(arg));
+  const what =
+    i >= 0
+      ? `argument ${i + 1} is ${isWorkerCallback(args[i]) ? 'a workerCallback' : 'a shared-channel endpoint'}`
+      : 'the arguments (or cross-thread TaskLocal values) hold a SharedArrayBuffer';
+  throw new TypeError(`runInWorker: ${what}, which cannot reach a remote pool (it lives in this process's memory)`);
 }
 
 /**

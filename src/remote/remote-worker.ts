@@ -1,0 +1,213 @@
+/**
+ * The worker side of `triode/remote`: serves a BullMQ queue's triode jobs on a local WorkerPool,
+ * so a remote job runs exactly as a local call does (its own thread, nested calls, shared
+ * channels inside it, cross-thread TaskLocals, the cancel word). `triode-worker` (cli.ts) is this
+ * plus argument parsing and signals.
+ *
+ * - BullMQ takes at most `threads` jobs at a time from Redis, so jobs wait in Redis, where any
+ *   worker process can take them, rather than in one process's queue.
+ * - Each job's outcome, errors included, is its return value (protocol.ts); the processor never
+ *   throws, so BullMQ's *failed* is left to mean "lost" (stalled-job detection, with
+ *   `maxStalledCount: 0`: a job whose worker died fails, it is never run twice).
+ * - Cancel requests (protocol.ts) set the job's cancel word; `kill` terminates its thread too.
+ * - `close()` stops taking jobs, cancels the running ones cooperatively, kills what is still
+ *   running after `killAfterMs`, and answers their callers with BrokenWorkerError (the worker was
+ *   stopped; their own scopes did not cancel them).
+ */
+import { availableParallelism, hostname } from 'node:os';
+import { Worker as BullWorker, type Job } from 'bullmq';
+import type { Redis, RedisOptions } from 'ioredis';
+import { BrokenWorkerError, Cancelled } from '../shared/errors.js';
+import { errorToWire, describedErrorWire } from '../shared/error-wire.js';
+import { checkInteger, checkOptions } from '../main/core/validate.js';
+import { WorkerPool } from '../main/workers/pool.js';
+import type { WorkerJobHandle } from '../main/workers/job-client.js';
+import { bullConnection, checkRedisOptions, openRedis } from './remote-pool.js';
+import { cancelChannel, cancelKey, decodeJobData, encodeReturn, JOB_NAME, type ReturnData } from './protocol.js';
+
+export interface RemoteWorkerOptions {
+  /** Where Redis is: a URL or ioredis options. */
+  redis: string | RedisOptions;
+  /** The queue to serve. */
+  queue: string;
+  /** Worker threads, and jobs taken at once (default: os.availableParallelism()). */
+  threads?: number;
+  /** BullMQ's key prefix (default 'bull'). */
+  prefix?: string;
+  /**
+   * How long (ms) a job's lock lasts without renewal (default 10000): after this a worker that
+   * died is noticed by the pools' stalled check. Renewed every half of it by this process's
+   * main thread, which jobs never block (they run on threads).
+   */
+  lockDurationMs?: number;
+  /** How often (ms) this worker runs the stalled-job check too (default 5000). */
+  stalledIntervalMs?: number;
+  /** At `close()`, how long (ms) cancelled jobs get to stop before their threads are killed (default 5000). */
+  killAfterMs?: number;
+}
+
+interface Running {
+  readonly handle: WorkerJobHandle;
+  readonly killable: boolean;
+}
+
+export class RemoteWorker {
+  readonly queue: string;
+  readonly threads: number;
+  /** host/pid: how callers' error stacks name this worker. */
+  readonly name = `${hostname()}/${process.pid}`;
+  /** Settles when the worker takes jobs; rejects if it cannot connect. */
+  readonly ready: Promise<void>;
+  readonly #prefix: string;
+  readonly #pool: WorkerPool;
+  readonly #bull: BullWorker;
+  readonly #subscriber: Redis;
+  readonly #commands: Redis;
+  readonly #running = new Map<string, Running>();
+  readonly #killAfterMs: number;
+  #stopping = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: RemoteWorkerOptions) {
+    checkOptions('RemoteWorker', options);
+    this.#prefix = checkRedisOptions('RemoteWorker', options.redis, options.queue, options.prefix);
+    this.queue = options.queue;
+    this.threads = checkInteger('RemoteWorker', 'threads', options.threads ?? availableParallelism(), 1);
+    const lockDuration = checkInteger('RemoteWorker', 'lockDurationMs', options.lockDurationMs ?? 10_000, 10);
+    const stalledInterval = checkInteger('RemoteWorker', 'stalledIntervalMs', options.stalledIntervalMs ?? 5000, 1);
+    this.#killAfterMs = checkInteger('RemoteWorker', 'killAfterMs', options.killAfterMs ?? 5000, 0);
+    this.#pool = new WorkerPool({ maxThreads: this.threads });
+    this.#bull = new BullWorker(this.queue, (job, _token, signal) => this.#process(job, signal), {
+      connection: bullConnection(options.redis),
+      prefix: this.#prefix,
+      concurrency: this.threads,
+      lockDuration,
+      stalledInterval,
+      maxStalledCount: 0,
+      autorun: false,
+    });
+    this.#bull.on('error', () => {
+      // connection trouble: ioredis reconnects; jobs held meanwhile are the stalled check's
+    });
+    this.#subscriber = openRedis(options.redis);
+    this.#commands = openRedis(options.redis);
+    for (const client of [this.#subscriber, this.#commands]) client.on('error', () => {});
+    this.#subscriber.on('message', (_channel: string, message: string) => this.#onCancelMessage(message));
+    this.ready = this.#start();
+    this.ready.catch(() => {});
+  }
+
+  async #start(): Promise<void> {
+    await this.#subscriber.subscribe(cancelChannel(this.#prefix, this.queue));
+    await this.#bull.waitUntilReady();
+    void this.#bull.run().catch(() => {});
+  }
+
+  /** Jobs running now. */
+  get runningJobs(): number {
+    return this.#running.size;
+  }
+
+  async #process(job: Job, signal: AbortSignal | undefined): Promise<ReturnData> {
+    const fail = (error: unknown) => encodeReturn({ ok: false, error: errorToWire(error) }, this.name, describedErrorWire);
+    if (job.name !== JOB_NAME || job.id === undefined) return fail(new TypeError(`triode-worker: job ${String(job.id)} is not a triode job`));
+    let decoded: ReturnType<typeof decodeJobData>;
+    try {
+      decoded = decodeJobData(job.data);
+    } catch (error) {
+      return fail(error);
+    }
+    if (this.#stopping) return fail(new BrokenWorkerError(`the remote worker ${this.name} was stopping when it took ${decoded.exportName}`));
+    const borrower = {};
+    const limiter = this.#pool.limiter;
+    if (!limiter.tryAcquireOnBehalfOf(borrower)) return fail(new BrokenWorkerError(`the remote worker ${this.name} took more jobs than it has slots`));
+    let handle: WorkerJobHandle;
+    try {
+      handle = this.#pool.submit({ url: decoded.module, exportName: decoded.exportName, args: decoded.args, locals: decoded.locals, killable: true });
+    } catch (error) {
+      limiter.releaseOnBehalfOf(borrower);
+      return fail(error);
+    }
+    const running: Running = { handle, killable: decoded.killable };
+    const id = job.id;
+    this.#running.set(id, running);
+    const onAbort = () => handle.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    // A cancel request published before this job was registered is in its key.
+    void this.#commands.get(cancelKey(this.#prefix, this.queue, id)).then(
+      (kind) => kind !== null && this.#cancel(running, kind),
+      () => {},
+    );
+    const result = await handle.settled;
+    signal?.removeEventListener('abort', onAbort);
+    this.#running.delete(id);
+    limiter.releaseOnBehalfOf(borrower);
+    if ('error' in result) {
+      // Cancelled by this worker's shutdown, not by the caller: the caller must not read it as its own cancellation.
+      if (this.#stopping && result.error instanceof Cancelled && !(await this.#wasCancelled(id))) {
+        return fail(new BrokenWorkerError(`the remote worker ${this.name} was stopped while running ${decoded.exportName}`));
+      }
+      return fail(result.error);
+    }
+    return encodeReturn({ ok: true, value: result.value }, this.name, describedErrorWire);
+  }
+
+  async #wasCancelled(id: string): Promise<boolean> {
+    try {
+      return (await this.#commands.get(cancelKey(this.#prefix, this.queue, id))) !== null;
+    } catch {
+      return false;
+    }
+  }
+
+  #onCancelMessage(message: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (parsed === null || typeof parsed !== 'object') return;
+    const { id, kind } = parsed as { id?: unknown; kind?: unknown };
+    if (typeof id !== 'string') return;
+    const running = this.#running.get(id);
+    if (running !== undefined && typeof kind === 'string') this.#cancel(running, kind);
+  }
+
+  #cancel(running: Running, kind: string): void {
+    if (kind !== 'cancel' && kind !== 'kill') return;
+    running.handle.cancel();
+    if (kind === 'kill' && running.killable) running.handle.kill();
+  }
+
+  /**
+   * Stops: takes no more jobs, cancels the running ones (cooperatively, then by killing their
+   * threads after `killAfterMs`), waits for them to answer, and closes its connections and threads.
+   * Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#stopping = true;
+    const stopTaking = this.#bull.close(); // waits for the running jobs' answers
+    for (const running of this.#running.values()) running.handle.cancel();
+    const killer = setTimeout(() => {
+      for (const running of this.#running.values()) running.handle.kill();
+    }, this.#killAfterMs);
+    try {
+      await stopTaking;
+    } finally {
+      clearTimeout(killer);
+      this.#subscriber.disconnect();
+      this.#commands.disconnect();
+      await this.#pool.close();
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

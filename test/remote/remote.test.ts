@@ -1,0 +1,323 @@
+// triode/remote against a real redis-server and two real triode-worker processes.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import {
+  BrokenWorkerError,
+  CancelScope,
+  Cancelled,
+  failAfter,
+  mapInWorkers,
+  moveOnAfter,
+  openNursery,
+  openSharedChannel,
+  run,
+  runInWorker,
+  sleep,
+  TooSlowError,
+  workerCallback,
+  workerModule,
+} from 'triode';
+import { openRemotePool, RemotePool, type RemotePoolOptions } from 'triode/remote';
+import { requestId } from '../fixtures/locals.js';
+import { startRedis, startWorker, stopChild, type RedisServer, type WorkerProcess } from '../fixtures/remote-fleet.js';
+import { rejection } from '../helpers.js';
+
+const module = new URL('../fixtures/remote-module.js', import.meta.url);
+const localsModule = new URL('../fixtures/locals-module.js', import.meta.url);
+const QUEUE = `triode-test-${process.pid}`;
+// Short locks and checks, so a dead worker is noticed in about a second (defaults: 10 s and 5 s).
+const WORKER_ARGS = ['--threads', '2', '--lock-ms', '1000', '--stalled-interval-ms', '500', '--kill-after-ms', '2000'];
+/** Real time a test may take before it fails instead of hanging (≥ 10× what it needs here). */
+const LIMIT_MS = 60_000;
+
+let redis: RedisServer;
+let workers: WorkerProcess[] = [];
+let dir: string;
+
+test.before(async () => {
+  redis = await startRedis();
+  workers = await Promise.all([startWorker(redis.url, QUEUE, WORKER_ARGS), startWorker(redis.url, QUEUE, WORKER_ARGS)]);
+  dir = mkdtempSync(join(tmpdir(), 'triode-remote-'));
+});
+
+test.after(async () => {
+  await Promise.all(workers.map((worker) => stopChild(worker.child)));
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function options(extra: Partial<RemotePoolOptions> = {}): RemotePoolOptions {
+  return { redis: redis.url, queue: QUEUE, stalledIntervalMs: 500, ...extra };
+}
+
+/** A run with a remote pool, under a real-time deadline. */
+function withRemote<T>(fn: (pool: RemotePool) => Promise<T>, extra: Partial<RemotePoolOptions> = {}): Promise<T> {
+  return run(() => failAfter(LIMIT_MS, () => openRemotePool(options(extra), fn)));
+}
+
+function freshDir(name: string): string {
+  const path = join(dir, name);
+  rmSync(path, { recursive: true, force: true });
+  mkdirSync(path, { recursive: true });
+  return path;
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(5);
+}
+
+test('values cross with their types', async () => {
+  await withRemote(async (pool) => {
+    assert.is(await runInWorker(module, 'add', [2, 3], { pool }), 5);
+    const date = new Date(1_700_000_000_000);
+    assert.equal(await runInWorker(module, 'roundTrip', [date], { pool }), ['[object Date]', date]);
+    const map = new Map<string, unknown>([['big', 12n], ['none', undefined], ['bytes', new Uint8Array([1, 2, 3])]]);
+    assert.equal(await runInWorker(module, 'roundTrip', [map], { pool }), ['[object Map]', map]);
+  });
+});
+
+test('200 concurrent calls spread over both workers', async () => {
+  await withRemote(async (pool) => {
+    const pids: number[] = [];
+    await openNursery(async (nursery) => {
+      for (let i = 0; i < 200; i++) nursery.startSoon(async () => void pids.push((await runInWorker(module, 'pid', [], { pool })) as number));
+    });
+    assert.is(pids.length, 200);
+    assert.equal(new Set(pids), new Set(workers.map((worker) => worker.pid)), 'both worker processes served calls');
+  });
+});
+
+test('maxInFlight bounds the jobs in Redis; the rest wait for a token', async () => {
+  const gate = join(freshDir('inflight'), 'release');
+  await withRemote(
+    async (pool) => {
+      await openNursery(async (nursery) => {
+        for (let i = 0; i < 20; i++) nursery.startSoon(() => runInWorker(module, 'holdUntil', [gate], { pool }));
+        await until(() => pool.limiter.borrowedTokens === 3 && pool.limiter.statistics().tasksWaiting === 17);
+        await sleep(200);
+        assert.is(pool.statistics().runningCalls, 3, 'three jobs in Redis, all running: a fourth thread is free but gets nothing');
+        writeFileSync(gate, 'go');
+      });
+    },
+    { maxInFlight: 3 },
+  );
+});
+
+test('errors keep class, message, cause and the remote stack', async () => {
+  await withRemote(async (pool) => {
+    const error = (await rejection(runInWorker(module, 'fail', [], { pool }))) as Error;
+    assert.instance(error, RangeError);
+    assert.is(error.message, 'out of range');
+    assert.instance(error.cause, TypeError);
+    assert.is((error.cause as Error).message, 'the inner reason');
+    assert.match(error.stack!, /remote-module\.js/, "the worker's own frames");
+    assert.match(error.stack!, /on remote worker [^\s]+\/\d+, queue /, 'where it ran');
+    const triode = await rejection(runInWorker(module, 'failTriode', [], { pool }));
+    assert.instance(triode, TooSlowError, "triode's own classes too");
+  });
+});
+
+test('a missing export rejects with a clear error and the worker keeps serving', async () => {
+  await withRemote(async (pool) => {
+    const error = (await rejection(runInWorker(module, 'noSuchExport', [], { pool }))) as Error;
+    assert.match(error.message, /noSuchExport/);
+    assert.is(await runInWorker(module, 'add', [1, 1], { pool }), 2);
+  });
+});
+
+test('cancelled while queued: removed from Redis, never runs', async () => {
+  const gate = join(freshDir('queued'), 'release');
+  const marker = join(dir, 'queued', 'ran');
+  await withRemote(async (pool) => {
+    await openNursery(async (nursery) => {
+      // Four threads in all: hold every one, so the next call stays queued in Redis.
+      for (let i = 0; i < 4; i++) nursery.startSoon(() => runInWorker(module, 'holdUntil', [gate], { pool }));
+      await until(() => pool.statistics().runningCalls === 4);
+      const scope = new CancelScope();
+      nursery.startSoon(() => scope.run(() => runInWorker(module, 'mark', [marker], { pool })));
+      await until(() => pool.statistics().queuedCalls === 1);
+      scope.cancel();
+      await until(() => pool.statistics().queuedCalls === 0);
+      assert.ok(scope.cancelledCaught, 'the call raised Cancelled');
+      writeFileSync(gate, 'go');
+    });
+    // Every thread is free again: a job left in Redis would have run by the time this one has, twice over.
+    for (let i = 0; i < 8; i++) await runInWorker(module, 'add', [i, 0], { pool });
+    assert.not.ok(existsSync(marker), 'the cancelled job never ran');
+  });
+});
+
+test('cancelled while running: the cancel word stops it (cooperative)', async () => {
+  const job = freshDir('running');
+  await withRemote(async (pool) => {
+    const scope = new CancelScope();
+    await openNursery(async (nursery) => {
+      nursery.startSoon(() => scope.run(() => runInWorker(module, 'cooperative', [job], { pool })));
+      await until(() => existsSync(join(job, 'started')));
+      scope.cancel();
+    });
+    assert.ok(scope.cancelledCaught);
+    assert.ok(existsSync(join(job, 'stopped')), 'the job stopped at its checkpoint');
+  });
+});
+
+test("'kill' terminates a job that never checks; its worker keeps serving", async () => {
+  const job = freshDir('kill');
+  await withRemote(async (pool) => {
+    const scope = new CancelScope();
+    await openNursery(async (nursery) => {
+      nursery.startSoon(() => scope.run(() => runInWorker(module, 'spin', [job], { pool, cancel: 'kill', killAfterMs: 100 })));
+      await until(() => existsSync(join(job, 'started')));
+      scope.cancel();
+    });
+    assert.ok(scope.cancelledCaught, 'the call ended with Cancelled');
+    const owner = Number((await runInWorker(module, 'readPid', [job], { pool })) as number);
+    assert.ok(workers.some((worker) => worker.pid === owner), 'the worker process survived its thread');
+  });
+});
+
+test('cross-thread TaskLocals reach the remote call', async () => {
+  await withRemote(async (pool) => {
+    requestId.set('remote-42');
+    assert.equal(await runInWorker(localsModule, 'readSync', [], { pool }), ['remote-42', undefined, 'unset']);
+  });
+});
+
+test('workerModule and mapInWorkers work over a remote pool', async () => {
+  await withRemote(async (pool) => {
+    const remote = workerModule<typeof import('../fixtures/remote-module.js')>(module, { pool });
+    assert.is(await remote.add(40, 2), 42);
+    const items = Array.from({ length: 300 }, (_, i) => (i >= 13 ? i + 1 : i)); // no 13
+    const got: number[] = [];
+    for await (const value of mapInWorkers<number, number>(items, module, 'square', { pool, batchSize: 16 })) got.push(value);
+    assert.equal(got, items.map((i) => i * i), 'in source order');
+    const unordered: number[] = [];
+    for await (const value of mapInWorkers<number, number>(items, module, 'square', { pool, ordered: false, concurrency: 3 })) unordered.push(value);
+    assert.equal(unordered.sort((a, b) => a - b), items.map((i) => i * i).sort((a, b) => a - b));
+    const error = await rejection(
+      (async () => {
+        for await (const _ of mapInWorkers([1, 2, 13, 4], module, 'square', { pool })) {
+          // consume
+        }
+      })(),
+    );
+    assert.instance(error, RangeError, 'a failing item ends the map with its error');
+  });
+});
+
+test('what lives in this process cannot go to a remote pool: refused before anything is sent', async () => {
+  await withRemote(async (pool) => {
+    const [tx, rx] = openSharedChannel<number>({ capacityBytes: 1024 });
+    const endpoint = await rejection(runInWorker(module, 'roundTrip', [tx], { pool }));
+    assert.instance(endpoint, TypeError);
+    assert.match((endpoint as Error).message, /argument 1 is a shared-channel endpoint, which cannot reach a remote pool/);
+    const callback = await rejection(runInWorker(module, 'roundTrip', [workerCallback(() => 1)], { pool }));
+    assert.match((callback as Error).message, /argument 1 is a workerCallback/);
+    const shared = await rejection(runInWorker(module, 'roundTrip', [new SharedArrayBuffer(8)], { pool }));
+    assert.match((shared as Error).message, /SharedArrayBuffer/);
+    const uncloneable = await rejection(runInWorker(module, 'roundTrip', [() => 1], { pool }));
+    assert.instance(uncloneable, TypeError);
+    tx.close();
+    rx.close();
+    assert.is(pool.statistics().queuedCalls + pool.statistics().runningCalls, 0);
+  });
+});
+
+test('bad options are refused, naming the option', async () => {
+  await run(async () => {
+    for (const [bad, pattern] of [
+      [{ redis: 'http://x', queue: 'q' }, /options\.redis must be a redis:\/\//],
+      [{ redis: redis.url, queue: '' }, /options\.queue/],
+      [{ redis: redis.url, queue: 'a:b' }, /options\.queue/],
+      [{ redis: redis.url, queue: 'q', maxInFlight: 0 }, /maxInFlight/],
+    ] as const) {
+      const error = await rejection(openRemotePool(bad as unknown as RemotePoolOptions, () => 1));
+      assert.ok(error instanceof TypeError || error instanceof RangeError, String(error));
+      assert.match((error as Error).message, pattern);
+    }
+    const error = await rejection(runInWorker(module, 'add', [1, 2], { pool: {} as RemotePool }));
+    assert.match((error as Error).message, /options\.pool must be a WorkerPool or a RemotePool/);
+  });
+});
+
+test('an unreachable Redis: opening waits until the caller gives up (cancelled twin)', async () => {
+  await run(async () => {
+    let reached = false;
+    const result = await moveOnAfter(300, () =>
+      openRemotePool({ redis: 'redis://127.0.0.1:1', queue: 'q' }, () => {
+        reached = true;
+        return 'opened';
+      }),
+    );
+    assert.is(result, undefined, 'the deadline cancelled the open');
+    assert.not.ok(reached);
+  });
+});
+
+test('triode-worker: --help, and a bad argument exits 2 naming it', () => {
+  const bin = fileURLToPath(new URL('../../../bin/triode-worker.mjs', import.meta.url));
+  const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+  assert.is(help.status, 0);
+  assert.match(help.stdout, /--redis <url>/);
+  for (const [args, pattern] of [
+    [['--queue', 'q'], /--redis is required/],
+    [['--redis', 'redis://x', '--queue', 'q', '--threads', '0'], /--threads must be an integer ≥ 1/],
+    [['--redis', 'redis://x', '--queue', 'q', '--bogus'], /unknown argument "--bogus"/],
+    [['--redis', 'ftp://x', '--queue', 'q'], /redis/],
+  ] as const) {
+    const out = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+    assert.is(out.status, 2, out.stderr);
+    assert.match(out.stderr, pattern);
+  }
+});
+
+test('kill -9 of a worker process mid-job: the call fails with BrokenWorkerError, the other worker keeps serving', async () => {
+  const job = freshDir('sigkill');
+  await withRemote(async (pool) => {
+    let error: unknown;
+    await openNursery(async (nursery) => {
+      nursery.startSoon(async () => {
+        error = await rejection(runInWorker(module, 'spin', [job], { pool }));
+      });
+      await until(() => existsSync(join(job, 'started')));
+      const victim = workers.find((worker) => worker.pid === Number(readFileSync(join(job, 'started'), 'utf8')));
+      assert.ok(victim !== undefined, 'the job runs in one of the two workers');
+      victim!.child.kill('SIGKILL');
+      await victim!.exited;
+      workers = workers.filter((worker) => worker !== victim);
+    });
+    assert.instance(error, BrokenWorkerError);
+    assert.match((error as Error).message, /was lost/);
+    for (let i = 0; i < 4; i++) assert.is(await runInWorker(module, 'pid', [], { pool }), workers[0]!.pid);
+  });
+  workers.push(await startWorker(redis.url, QUEUE, WORKER_ARGS));
+});
+
+test('SIGTERM to a worker: it stops cleanly, its running job is cancelled and its caller told', async () => {
+  const job = freshDir('sigterm');
+  await withRemote(async (pool) => {
+    let error: unknown;
+    await openNursery(async (nursery) => {
+      nursery.startSoon(async () => {
+        error = await rejection(runInWorker(module, 'cooperative', [job], { pool }));
+      });
+      await until(() => existsSync(join(job, 'started')));
+      const worker = workers.find((w) => w.pid === Number(readFileSync(join(job, 'started'), 'utf8')))!;
+      worker.child.kill('SIGTERM');
+      assert.is(await worker.exited, 0, 'a clean exit');
+      assert.match(worker.output(), /stopped on SIGTERM \(1 running job cancelled\)/);
+      workers = workers.filter((w) => w !== worker);
+    });
+    assert.instance(error, BrokenWorkerError, 'not Cancelled: the caller did not cancel it');
+    assert.match((error as Error).message, /was stopped while running cooperative/);
+    assert.ok(existsSync(join(job, 'stopped')), 'it stopped at its checkpoint');
+    assert.not.instance(error, Cancelled);
+  });
+});
+
+test.run();
