@@ -6,17 +6,20 @@
  * - A job is a BullMQ job named `triode` whose data is `JobData`: the module (a URL; triode's own
  *   worker-side files as `triode:<file>`, so each side finds its own install), the export, the
  *   arguments and the caller's cross-thread TaskLocal values as one `v8.serialize` in base64 (so
- *   values keep their types: Dates, Maps, BigInts, typed arrays, undefined), and whether the
- *   caller may kill the thread.
+ *   values keep their types: Dates, Maps, BigInts, typed arrays, undefined) — or, when every
+ *   argument is one JSON carries exactly (finite numbers, strings, booleans, null) and there are
+ *   no TaskLocal values, the arguments as they are (no serializer, no base64: most calls) — and
+ *   whether the caller may kill the thread.
  * - The job's return value is always `ReturnData`: the call's outcome in the worker-thread wire
- *   form (shared/job-codec.ts: a value, or an error in error-wire form), in base64, and which
- *   worker ran it. A job BullMQ marks *failed* therefore never means "the export threw": it means
+ *   form (shared/job-codec.ts: a value, or an error in error-wire form), in base64, or a value
+ *   JSON carries exactly as it is; and which worker ran it. A job BullMQ marks *failed* therefore never means "the export threw": it means
  *   the job was lost (its worker died: stalled-job detection), and the call fails with
  *   BrokenWorkerError.
  * - Cancelling a running job: the caller sets `cancelKey(job)` to `cancel` or `kill` (kept an
- *   hour), then publishes the job id on `cancelChannel`. A worker acts on the message for a job
- *   it runs, and reads the key right after it starts a job, so a request that raced the start is
- *   seen either way.
+ *   hour), then publishes the job id on `cancelChannel`. A worker acts on a message for a job it
+ *   runs, and remembers messages for jobs it does not run for a minute, so a request that raced
+ *   a job's start is applied when the job starts; after its subscription was down (a dropped
+ *   connection) it reads the keys of the jobs it runs.
  */
 import { deserialize, serialize } from 'node:v8';
 import { checkLocals, decodeOutcome, encodeOutcome, type JobOutcome } from '../shared/job-codec.js';
@@ -28,16 +31,26 @@ export interface JobData {
   readonly v: number;
   readonly module: string;
   readonly exportName: string;
-  /** base64 of v8.serialize([args, locals]). */
-  readonly payload: string;
+  /** The arguments themselves when JSON carries them exactly (finite numbers, strings, booleans, null)… */
+  readonly args?: unknown[];
+  /** …else base64 of v8.serialize([args, locals]). */
+  readonly payload?: string;
   readonly killable: boolean;
 }
 
 export interface ReturnData {
-  /** base64 of the outcome (shared/job-codec.ts encodeOutcome). */
-  readonly outcome: string;
+  /** A value JSON carries exactly (see JobData.args)… */
+  readonly value?: unknown;
+  /** …else base64 of the outcome (shared/job-codec.ts encodeOutcome). */
+  readonly outcome?: string;
   /** Which worker ran the job: host/pid. */
   readonly worker: string;
+}
+
+/** Whether JSON round-trips `value` exactly (most arguments and results of worker calls). */
+function isJsonExact(value: unknown): boolean {
+  const type = typeof value;
+  return type === 'string' || type === 'boolean' || value === null || (type === 'number' && Number.isFinite(value) && !Object.is(value, -0));
 }
 
 export interface DecodedJob {
@@ -73,23 +86,27 @@ export function encodeJobData(
   locals: Array<[string, unknown]> | undefined,
   killable: boolean,
 ): JobData {
+  const module = portableModule(url);
+  if (locals === undefined && args.every(isJsonExact)) return { v: VERSION, module, exportName, args, killable };
   let bytes: Buffer;
   try {
     bytes = serialize([args, locals]);
   } catch (error) {
     throw new TypeError(`runInWorker: the arguments of ${exportName} cannot be sent to a remote worker (${(error as Error).message})`, { cause: error });
   }
-  return { v: VERSION, module: portableModule(url), exportName, payload: bytes.toString('base64'), killable };
+  return { v: VERSION, module, exportName, payload: bytes.toString('base64'), killable };
 }
 
 /** A job's data as a worker reads it; a TypeError saying what is wrong with it otherwise. */
 export function decodeJobData(data: unknown): DecodedJob {
   if (data === null || typeof data !== 'object') throw new TypeError('a remote job carries no data');
-  const { v, module, exportName, payload, killable } = data as Record<string, unknown>;
+  const { v, module, exportName, args, payload, killable } = data as Record<string, unknown>;
   if (v !== VERSION) throw new TypeError(`a remote job has protocol version ${String(v)}; this worker speaks ${VERSION}`);
-  if (typeof module !== 'string' || module === '' || typeof exportName !== 'string' || exportName === '' || typeof payload !== 'string') {
-    throw new TypeError('a remote job is malformed (module, exportName or payload missing)');
+  if (typeof module !== 'string' || module === '' || typeof exportName !== 'string' || exportName === '') {
+    throw new TypeError('a remote job is malformed (module or exportName missing)');
   }
+  if (Array.isArray(args) && args.every(isJsonExact)) return { module: localModule(module), exportName, args, locals: undefined, killable: killable === true };
+  if (typeof payload !== 'string') throw new TypeError('a remote job is malformed (no arguments)');
   let decoded: unknown;
   try {
     decoded = deserialize(Buffer.from(payload, 'base64'));
@@ -103,6 +120,7 @@ export function decodeJobData(data: unknown): DecodedJob {
 
 /** A job's return value; an outcome that cannot be serialized becomes an error saying so. */
 export function encodeReturn(outcome: JobOutcome, worker: string, describeError: (what: string) => unknown): ReturnData {
+  if (outcome.ok && isJsonExact(outcome.value)) return { value: outcome.value, worker };
   let bytes: Uint8Array;
   try {
     bytes = encodeOutcome(outcome);
@@ -116,9 +134,11 @@ export function encodeReturn(outcome: JobOutcome, worker: string, describeError:
 /** A job's return value as the caller reads it; a TypeError saying what is wrong with it otherwise. */
 export function decodeReturn(value: unknown): { outcome: JobOutcome; worker: string } {
   if (value === null || typeof value !== 'object') throw new TypeError('a malformed result came back from a remote worker');
-  const { outcome, worker } = value as Record<string, unknown>;
+  const { outcome, worker, value: plain } = value as Record<string, unknown>;
+  const from = typeof worker === 'string' ? worker.slice(0, 200) : 'an unknown worker';
+  if (outcome === undefined && isJsonExact(plain)) return { outcome: { ok: true, value: plain }, worker: from };
   if (typeof outcome !== 'string') throw new TypeError('a malformed result came back from a remote worker');
-  return { outcome: decodeOutcome(Buffer.from(outcome, 'base64')), worker: typeof worker === 'string' ? worker.slice(0, 200) : 'an unknown worker' };
+  return { outcome: decodeOutcome(Buffer.from(outcome, 'base64')), worker: from };
 }
 
 /** The pub/sub channel that carries cancel requests for `queue`'s running jobs. */

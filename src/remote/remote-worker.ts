@@ -46,6 +46,9 @@ export interface RemoteWorkerOptions {
   killAfterMs?: number;
 }
 
+/** How long a cancel request for a job this worker does not run is remembered. */
+const RECENT_CANCEL_MS = 60_000;
+
 interface Running {
   readonly handle: WorkerJobHandle;
   readonly killable: boolean;
@@ -64,6 +67,8 @@ export class RemoteWorker {
   readonly #subscriber: Redis;
   readonly #commands: Redis;
   readonly #running = new Map<string, Running>();
+  /** Cancel requests for jobs this worker did not run (yet): id → [kind, when]; kept a minute. */
+  readonly #recentCancels = new Map<string, [kind: string, at: number]>();
   readonly #killAfterMs: number;
   #stopping = false;
   #closing: Promise<void> | undefined;
@@ -93,6 +98,12 @@ export class RemoteWorker {
     this.#commands = openRedis(options.redis);
     for (const client of [this.#subscriber, this.#commands]) client.on('error', () => {});
     this.#subscriber.on('message', (_channel: string, message: string) => this.#onCancelMessage(message));
+    // Requests published while the subscription was down are in their keys.
+    let subscribed = false;
+    this.#subscriber.on('ready', () => {
+      if (subscribed) void this.#readCancelKeys();
+      subscribed = true;
+    });
     this.ready = this.#start();
     this.ready.catch(() => {});
   }
@@ -133,11 +144,9 @@ export class RemoteWorker {
     this.#running.set(id, running);
     const onAbort = () => handle.cancel();
     signal?.addEventListener('abort', onAbort, { once: true });
-    // A cancel request published before this job was registered is in its key.
-    void this.#commands.get(cancelKey(this.#prefix, this.queue, id)).then(
-      (kind) => kind !== null && this.#cancel(running, kind),
-      () => {},
-    );
+    // A cancel request that came before this job was registered.
+    const early = this.#recentCancels.get(id);
+    if (early !== undefined) this.#cancel(running, early[0]);
     const result = await handle.settled;
     signal?.removeEventListener('abort', onAbort);
     this.#running.delete(id);
@@ -170,8 +179,36 @@ export class RemoteWorker {
     if (parsed === null || typeof parsed !== 'object') return;
     const { id, kind } = parsed as { id?: unknown; kind?: unknown };
     if (typeof id !== 'string') return;
+    if (typeof kind !== 'string') return;
     const running = this.#running.get(id);
-    if (running !== undefined && typeof kind === 'string') this.#cancel(running, kind);
+    if (running !== undefined) {
+      this.#cancel(running, kind);
+      return;
+    }
+    // Perhaps for a job this worker has taken but not registered yet: remember it a while.
+    const now = Date.now();
+    if (this.#recentCancels.size >= 10_000) {
+      for (const [old, [, at]] of this.#recentCancels) {
+        if (now - at < RECENT_CANCEL_MS && this.#recentCancels.size < 10_000) break;
+        this.#recentCancels.delete(old);
+      }
+    }
+    this.#recentCancels.set(id, [kind, now]);
+  }
+
+  async #readCancelKeys(): Promise<void> {
+    const ids = [...this.#running.keys()];
+    if (ids.length === 0) return;
+    try {
+      const kinds = await this.#commands.mget(ids.map((id) => cancelKey(this.#prefix, this.queue, id)));
+      ids.forEach((id, i) => {
+        const running = this.#running.get(id);
+        const kind = kinds[i];
+        if (running !== undefined && typeof kind === 'string') this.#cancel(running, kind);
+      });
+    } catch {
+      // Redis is down again: the next 'ready' reads them
+    }
   }
 
   #cancel(running: Running, kind: string): void {

@@ -184,6 +184,10 @@ export class WorkerPool extends JobClient {
   }
 
   protected published(): void {
+    // Enough threads for this thread's own calls: nothing to count. (Pool threads' nested calls
+    // ask for threads themselves, with a 'spawn' message; counting them here scans every job slot,
+    // ~60 µs a call.)
+    if (this.#threads.size >= Math.min(this.maxThreads, Math.max(this.#minThreads, this.inFlight))) return;
     this.#ensureThreads();
   }
 
