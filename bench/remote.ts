@@ -1,7 +1,7 @@
 // bench/remote: worker calls through triode/remote (RemotePool + triode-worker processes)
 // against BullMQ used directly (Queue.add + QueueEvents on the client; a BullMQ Worker running
 // the same export on the worker side), on one real redis-server, with 1 and then 2 worker
-// processes of 2 jobs at a time each.
+// processes taking 4 jobs at a time each (triode-worker: on 2 threads; BullMQ: on its main thread).
 //   npm run bench:remote
 //
 // Each measurement runs one peer alone in a fresh client process (this file with `--peer`), the
@@ -17,7 +17,10 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const CALLS = 2000;
 const IN_FLIGHT = 64;
 const LATENCY_CALLS = 200;
-const JOBS_PER_WORKER = 2;
+/** Jobs each worker process takes from Redis at once: the same for both peers. */
+const JOBS_PER_WORKER = 4;
+/** triode-worker's threads (its default concurrency is twice this: JOBS_PER_WORKER). */
+const THREADS = 2;
 const PEERS = ['triode', 'bullmq'] as const;
 type Peer = (typeof PEERS)[number];
 
@@ -143,7 +146,7 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     for (const count of [1, 2]) {
       while (fleet.length < count * 2) {
-        fleet.push(await startWorker(redis.url, 'bench-triode', ['--threads', String(JOBS_PER_WORKER)]));
+        fleet.push(await startWorker(redis.url, 'bench-triode', ['--threads', String(THREADS), '--concurrency', String(JOBS_PER_WORKER)]));
         fleet.push(await startBullWorker(redis.url, 'bench-bullmq'));
       }
       const got: Record<Peer, Measures[]> = { triode: [], bullmq: [] };
@@ -155,7 +158,7 @@ async function main(): Promise<void> {
         const values = got[peer].map((m) => m[key]).sort((a, b) => a - b);
         return values[Math.floor(values.length / 2)]!;
       };
-      const where = `${count} worker process${count === 1 ? '' : 'es'} × ${JOBS_PER_WORKER}`;
+      const where = `${count} worker process${count === 1 ? '' : 'es'}, ${JOBS_PER_WORKER} jobs each`;
       rows.push({ case: `calls/s, ${IN_FLIGHT} in flight, ${where}`, unit: 'calls/s', results: { triode: med('triode', 'callsPerS'), bullmq: med('bullmq', 'callsPerS') } });
       rows.push({ case: `one call at a time, ${where}`, unit: 'µs/call', results: { triode: med('triode', 'latencyUs'), bullmq: med('bullmq', 'latencyUs') } });
       console.log(

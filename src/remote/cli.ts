@@ -14,15 +14,16 @@ BullMQ queue on local worker threads.
 
   --redis <url>              Redis to connect to (redis://host:port/db)
   --queue <name>             the queue to serve
-  --threads <n>              worker threads, and jobs taken at once (default: the CPU count)
+  --threads <n>              worker threads (default: the CPU count)
+  --concurrency <n>          jobs taken from Redis at once (default: twice --threads)
   --prefix <prefix>          BullMQ key prefix (default: bull)
   --lock-ms <ms>             job lock duration; a dead worker is noticed after it (default 10000)
   --stalled-interval-ms <ms> how often to look for jobs of dead workers (default 5000)
   --kill-after-ms <ms>       on SIGINT/SIGTERM, time running jobs get to stop (default 5000)
   --help                     this text`;
 
-type Flag = 'redis' | 'queue' | 'threads' | 'prefix' | 'lock-ms' | 'stalled-interval-ms' | 'kill-after-ms';
-const FLAGS: readonly Flag[] = ['redis', 'queue', 'threads', 'prefix', 'lock-ms', 'stalled-interval-ms', 'kill-after-ms'];
+type Flag = 'redis' | 'queue' | 'threads' | 'concurrency' | 'prefix' | 'lock-ms' | 'stalled-interval-ms' | 'kill-after-ms';
+const FLAGS: readonly Flag[] = ['redis', 'queue', 'threads', 'concurrency', 'prefix', 'lock-ms', 'stalled-interval-ms', 'kill-after-ms'];
 
 class UsageError extends Error {}
 
@@ -51,6 +52,7 @@ export function parseWorkerArgs(argv: readonly string[]): RemoteWorkerOptions | 
   if (queue === undefined) throw new UsageError('--queue is required');
   const options: RemoteWorkerOptions = { redis, queue };
   const threads = number('threads', 1);
+  const concurrency = number('concurrency', 1);
   const lockDurationMs = number('lock-ms', 10);
   const stalledIntervalMs = number('stalled-interval-ms', 1);
   const killAfterMs = number('kill-after-ms', 0);
@@ -58,6 +60,7 @@ export function parseWorkerArgs(argv: readonly string[]): RemoteWorkerOptions | 
   return {
     ...options,
     ...(threads !== undefined && { threads }),
+    ...(concurrency !== undefined && { concurrency }),
     ...(lockDurationMs !== undefined && { lockDurationMs }),
     ...(stalledIntervalMs !== undefined && { stalledIntervalMs }),
     ...(killAfterMs !== undefined && { killAfterMs }),
@@ -87,7 +90,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       await worker.close().catch(() => {});
       return 1;
     }
-    process.stdout.write(`triode-worker ${worker.name}: serving ${where} with ${worker.threads} thread${worker.threads === 1 ? '' : 's'}\n`);
+    process.stdout.write(`triode-worker ${worker.name}: serving ${where} with ${worker.threads} thread${worker.threads === 1 ? '' : 's'}, ${worker.concurrency} jobs at a time\n`);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', () => resolve('SIGINT'));
       process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -4,8 +4,8 @@
  * channels inside it, cross-thread TaskLocals, the cancel word). `triode-worker` (cli.ts) is this
  * plus argument parsing and signals.
  *
- * - BullMQ takes at most `threads` jobs at a time from Redis, so jobs wait in Redis, where any
- *   worker process can take them, rather than in one process's queue.
+ * - BullMQ takes at most `concurrency` jobs at a time from Redis (twice the threads: each thread
+ *   has its next job at hand), so the rest wait in Redis, where any worker process can take them.
  * - Each job's outcome, errors included, is its return value (protocol.ts); the processor never
  *   throws, so BullMQ's *failed* is left to mean "lost" (stalled-job detection, with
  *   `maxStalledCount: 0`: a job whose worker died fails, it is never run twice).
@@ -30,8 +30,14 @@ export interface RemoteWorkerOptions {
   redis: string | RedisOptions;
   /** The queue to serve. */
   queue: string;
-  /** Worker threads, and jobs taken at once (default: os.availableParallelism()). */
+  /** Worker threads (default: os.availableParallelism()). */
   threads?: number;
+  /**
+   * Jobs taken from Redis at once (default: twice `threads`): a thread that finishes a job finds
+   * the next one waiting in this process and starts it without sleeping first (a wake-up of a
+   * sleeping thread costs more than a small job). Jobs beyond it wait in Redis for any worker.
+   */
+  concurrency?: number;
   /** BullMQ's key prefix (default 'bull'). */
   prefix?: string;
   /**
@@ -57,6 +63,7 @@ interface Running {
 export class RemoteWorker {
   readonly queue: string;
   readonly threads: number;
+  readonly concurrency: number;
   /** host/pid: how callers' error stacks name this worker. */
   readonly name = `${hostname()}/${process.pid}`;
   /** Settles when the worker takes jobs; rejects if it cannot connect. */
@@ -78,14 +85,17 @@ export class RemoteWorker {
     this.#prefix = checkRedisOptions('RemoteWorker', options.redis, options.queue, options.prefix);
     this.queue = options.queue;
     this.threads = checkInteger('RemoteWorker', 'threads', options.threads ?? availableParallelism(), 1);
+    this.concurrency = checkInteger('RemoteWorker', 'concurrency', options.concurrency ?? 2 * this.threads, 1);
     const lockDuration = checkInteger('RemoteWorker', 'lockDurationMs', options.lockDurationMs ?? 10_000, 10);
     const stalledInterval = checkInteger('RemoteWorker', 'stalledIntervalMs', options.stalledIntervalMs ?? 5000, 1);
     this.#killAfterMs = checkInteger('RemoteWorker', 'killAfterMs', options.killAfterMs ?? 5000, 0);
     this.#pool = new WorkerPool({ maxThreads: this.threads });
-    this.#bull = new BullWorker(this.queue, (job, _token, signal) => this.#process(job, signal), {
+    // (One parameter: BullMQ makes an AbortSignal per job only for a processor that takes three;
+    // cancel requests come through triode's own channel.)
+    this.#bull = new BullWorker(this.queue, (job) => this.#process(job), {
       connection: bullConnection(options.redis),
       prefix: this.#prefix,
-      concurrency: this.threads,
+      concurrency: this.concurrency,
       lockDuration,
       stalledInterval,
       maxStalledCount: 0,
@@ -119,7 +129,7 @@ export class RemoteWorker {
     return this.#running.size;
   }
 
-  async #process(job: Job, signal: AbortSignal | undefined): Promise<ReturnData> {
+  async #process(job: Job): Promise<ReturnData> {
     const fail = (error: unknown) => encodeReturn({ ok: false, error: errorToWire(error) }, this.name, describedErrorWire);
     if (job.name !== JOB_NAME || job.id === undefined) return fail(new TypeError(`triode-worker: job ${String(job.id)} is not a triode job`));
     let decoded: ReturnType<typeof decodeJobData>;
@@ -142,13 +152,10 @@ export class RemoteWorker {
     const running: Running = { handle, killable: decoded.killable };
     const id = job.id;
     this.#running.set(id, running);
-    const onAbort = () => handle.cancel();
-    signal?.addEventListener('abort', onAbort, { once: true });
     // A cancel request that came before this job was registered.
     const early = this.#recentCancels.get(id);
     if (early !== undefined) this.#cancel(running, early[0]);
     const result = await handle.settled;
-    signal?.removeEventListener('abort', onAbort);
     this.#running.delete(id);
     limiter.releaseOnBehalfOf(borrower);
     if ('error' in result) {

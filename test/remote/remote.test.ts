@@ -1,7 +1,7 @@
 // triode/remote against a real redis-server and two real triode-worker processes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -135,9 +135,9 @@ test('cancelled while queued: removed from Redis, never runs', async () => {
   const marker = join(dir, 'queued', 'ran');
   await withRemote(async (pool) => {
     await openNursery(async (nursery) => {
-      // Four threads in all: hold every one, so the next call stays queued in Redis.
-      for (let i = 0; i < 4; i++) nursery.startSoon(() => runInWorker(module, 'holdUntil', [gate], { pool }));
-      await until(() => pool.statistics().runningCalls === 4);
+      // Each worker takes 4 jobs at a time (twice its 2 threads): hold all 8, so the next call stays in Redis.
+      for (let i = 0; i < 8; i++) nursery.startSoon(() => runInWorker(module, 'holdUntil', [gate], { pool }));
+      await until(() => pool.statistics().runningCalls === 8);
       const scope = new CancelScope();
       nursery.startSoon(() => scope.run(() => runInWorker(module, 'mark', [marker], { pool })));
       await until(() => pool.statistics().queuedCalls === 1);
@@ -149,6 +149,28 @@ test('cancelled while queued: removed from Redis, never runs', async () => {
     // Every thread is free again: a job left in Redis would have run by the time this one has, twice over.
     for (let i = 0; i < 8; i++) await runInWorker(module, 'add', [i, 0], { pool });
     assert.not.ok(existsSync(marker), 'the cancelled job never ran');
+  });
+});
+
+test('cancelled while taken by a worker but waiting there for a thread: never starts', async () => {
+  const job = freshDir('taken');
+  await withRemote(async (pool) => {
+    const scope = new CancelScope();
+    await openNursery(async (nursery) => {
+      // 8 jobs: each worker takes 4 and runs 2 (its threads); the other 2 wait in the worker.
+      nursery.startSoon(() =>
+        scope.run(() =>
+          openNursery(async (calls) => {
+            for (let i = 0; i < 8; i++) calls.startSoon(() => runInWorker(module, 'markThenHold', [join(job, `started-${i}`), join(job, 'never')], { pool }));
+          }),
+        ),
+      );
+      await until(() => pool.statistics().runningCalls === 8 && readdirSync(job).length === 4);
+      scope.cancel();
+    });
+    assert.ok(scope.cancelledCaught);
+    assert.is(readdirSync(job).length, 4, 'the 4 jobs waiting for a thread never started');
+    assert.is(pool.statistics().runningCalls, 0);
   });
 });
 
