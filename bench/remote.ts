@@ -2,6 +2,9 @@
 // against BullMQ used directly (Queue.add + QueueEvents on the client; a BullMQ Worker running
 // the same export on the worker side), on one real redis-server, with 1 and then 2 worker
 // processes taking 4 jobs at a time each (triode-worker: on 2 threads; BullMQ: on its main thread).
+// A third peer, bullmq+thread, is BullMQ whose worker hands each job to a triode WorkerPool
+// thread, as triode-worker does: the difference between it and bullmq is what running remote jobs
+// on threads costs (the price of cancelling and killing them), the rest is triode's own.
 //   npm run bench:remote
 //
 // Each measurement runs one peer alone in a fresh client process (this file with `--peer`), the
@@ -21,12 +24,14 @@ const LATENCY_CALLS = 200;
 const JOBS_PER_WORKER = 4;
 /** triode-worker's threads (its default concurrency is twice this: JOBS_PER_WORKER). */
 const THREADS = 2;
-const PEERS = ['triode', 'bullmq'] as const;
+const PEERS = ['triode', 'bullmq', 'bullmq+thread'] as const;
 type Peer = (typeof PEERS)[number];
 
 const here = fileURLToPath(import.meta.url);
 const fixture = new URL('../test/fixtures/remote-module.js', import.meta.url);
 const bullWorkerFile = fileURLToPath(new URL('./remote/bullmq-worker.js', import.meta.url));
+const threadWorkerFile = fileURLToPath(new URL('./remote/bullmq-thread-worker.js', import.meta.url));
+const queueOf: Record<Peer, string> = { triode: 'bench-triode', bullmq: 'bench-bullmq', 'bullmq+thread': 'bench-bullmq-thread' };
 
 interface Measures {
   callsPerS: number;
@@ -109,6 +114,7 @@ async function measureBullmq(redis: string, queue: string): Promise<Measures> {
 }
 
 async function child(peer: Peer, redis: string, queue: string): Promise<void> {
+  // 'bullmq+thread' is BullMQ's client too: only its worker differs.
   const measures = peer === 'triode' ? await measureTriode(redis, queue) : await measureBullmq(redis, queue);
   process.stdout.write(`${JSON.stringify(measures)}\n`);
 }
@@ -122,8 +128,9 @@ function measureInChild(peer: Peer, redis: string, queue: string): Promise<Measu
   });
 }
 
-async function startBullWorker(redis: string, queue: string): Promise<WorkerProcess> {
-  const proc = spawn(process.execPath, [bullWorkerFile, redis, queue, String(JOBS_PER_WORKER)], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startBullWorker(redis: string, queue: string, threaded: boolean): Promise<WorkerProcess> {
+  const args = threaded ? [threadWorkerFile, redis, queue, String(JOBS_PER_WORKER), String(THREADS)] : [bullWorkerFile, redis, queue, String(JOBS_PER_WORKER)];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let text = '';
   proc.stdout!.on('data', (d) => (text += d));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
@@ -145,25 +152,27 @@ async function main(): Promise<void> {
   try {
     const rows: Row[] = [];
     for (const count of [1, 2]) {
-      while (fleet.length < count * 2) {
-        fleet.push(await startWorker(redis.url, 'bench-triode', ['--threads', String(THREADS), '--concurrency', String(JOBS_PER_WORKER)]));
-        fleet.push(await startBullWorker(redis.url, 'bench-bullmq'));
+      while (fleet.length < count * 3) {
+        fleet.push(await startWorker(redis.url, queueOf.triode, ['--threads', String(THREADS), '--concurrency', String(JOBS_PER_WORKER)]));
+        fleet.push(await startBullWorker(redis.url, queueOf.bullmq, false));
+        fleet.push(await startBullWorker(redis.url, queueOf['bullmq+thread'], true));
       }
-      const got: Record<Peer, Measures[]> = { triode: [], bullmq: [] };
+      const got: Record<Peer, Measures[]> = { triode: [], bullmq: [], 'bullmq+thread': [] };
       for (let round = 0; round < RUNS; round++) {
         const order = round % 2 === 0 ? PEERS : [...PEERS].reverse();
-        for (const peer of order) got[peer].push(await measureInChild(peer, redis.url, peer === 'triode' ? 'bench-triode' : 'bench-bullmq'));
+        for (const peer of order) got[peer].push(await measureInChild(peer, redis.url, queueOf[peer]));
       }
       const med = (peer: Peer, key: keyof Measures) => {
         const values = got[peer].map((m) => m[key]).sort((a, b) => a - b);
         return values[Math.floor(values.length / 2)]!;
       };
       const where = `${count} worker process${count === 1 ? '' : 'es'}, ${JOBS_PER_WORKER} jobs each`;
-      rows.push({ case: `calls/s, ${IN_FLIGHT} in flight, ${where}`, unit: 'calls/s', results: { triode: med('triode', 'callsPerS'), bullmq: med('bullmq', 'callsPerS') } });
-      rows.push({ case: `one call at a time, ${where}`, unit: 'µs/call', results: { triode: med('triode', 'latencyUs'), bullmq: med('bullmq', 'latencyUs') } });
+      const of = (key: keyof Measures) => Object.fromEntries(PEERS.map((peer) => [peer, med(peer, key)]));
+      rows.push({ case: `calls/s, ${IN_FLIGHT} in flight, ${where}`, unit: 'calls/s', results: of('callsPerS') });
+      rows.push({ case: `one call at a time, ${where}`, unit: 'µs/call', results: of('latencyUs') });
       console.log(
-        `${where}: spreads (min–max of ${RUNS}): triode ${spread(got.triode.map((m) => m.callsPerS))} calls/s, ${spread(got.triode.map((m) => m.latencyUs))} µs; ` +
-          `bullmq ${spread(got.bullmq.map((m) => m.callsPerS))} calls/s, ${spread(got.bullmq.map((m) => m.latencyUs))} µs`,
+        `${where}: spreads (min–max of ${RUNS}): ` +
+          PEERS.map((peer) => `${peer} ${spread(got[peer].map((m) => m.callsPerS))} calls/s, ${spread(got[peer].map((m) => m.latencyUs))} µs`).join('; '),
       );
     }
     // calls/s: higher is better; latency: lower. One table each, so every ratio reads the same way.

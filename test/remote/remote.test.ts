@@ -298,6 +298,16 @@ test('triode-worker: --help, and a bad argument exits 2 naming it', () => {
   }
 });
 
+test('examples/remote/client runs against the workers and says what it did', async () => {
+  const client = fileURLToPath(new URL('../../examples/remote/client.js', import.meta.url));
+  const out = spawnSync(process.execPath, [client], { encoding: 'utf8', env: { ...process.env, REDIS_URL: redis.url, QUEUE }, timeout: LIMIT_MS });
+  assert.is(out.status, 0, out.stderr);
+  assert.match(out.stdout, /8 calls served by: pid \d+/);
+  assert.match(out.stdout, /primes below 200,000: 17984/);
+  assert.match(out.stdout, /sum of the squares below 1,000: 332833500/);
+  assert.match(out.stdout, /a call cut off by a 200 ms deadline: cancelled/);
+});
+
 test('kill -9 of a worker process mid-job: the call fails with BrokenWorkerError, the other worker keeps serving', async () => {
   const job = freshDir('sigkill');
   await withRemote(async (pool) => {
