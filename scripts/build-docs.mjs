@@ -20,6 +20,7 @@ const pages = [
   { source: 'docs/cancellation.md', target: 'cancellation.html', title: 'Cancellation' },
   { source: 'docs/workers.md', target: 'workers.html', title: 'Workers' },
   { source: 'docs/shared-channels.md', target: 'shared-channels.html', title: 'Shared channels' },
+  { source: 'docs/remote.md', target: 'remote.html', title: 'Past one machine' },
   { source: 'docs/networking.md', target: 'networking.html', title: 'Networking' },
   { source: 'docs/files-and-processes.md', target: 'files-and-processes.html', title: 'Files and processes' },
   { source: 'docs/testing.md', target: 'testing.html', title: 'Testing' },

@@ -45,10 +45,53 @@ test('the package exports map serves triode, triode/worker and triode/testing to
   assert.is(out.trim(), 'function function function');
 });
 
+test('only triode/remote loads bullmq: triode works where bullmq is not installed, triode/remote says what is missing', async () => {
+  const { cpSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'triode-no-bullmq-'));
+  try {
+    // triode as installed from the registry (its dist/ and package.json) with its dependency, and nothing else.
+    const installed = join(dir, 'node_modules', 'triode');
+    mkdirSync(installed, { recursive: true });
+    cpSync(join(root, 'dist'), join(installed, 'dist'), { recursive: true });
+    cpSync(join(root, 'package.json'), join(installed, 'package.json'));
+    cpSync(join(root, 'node_modules', 'comlink'), join(dir, 'node_modules', 'comlink'), { recursive: true }); // its one dependency
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    writeFileSync(
+      join(dir, 'main.mjs'),
+      `const t = await import('triode');
+      const c = (await import('node:module')).createRequire(import.meta.url)('triode');
+      let remote = 'loaded';
+      try { await import('triode/remote'); } catch (e) { remote = e.code + ' ' + /'(bullmq|ioredis)'/.exec(e.message)?.[1]; }
+      console.log((await t.run(async () => 1)) + (await c.run(async () => 1)), remote);`,
+    );
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, [join(dir, 'main.mjs')], { cwd: dir, timeout: 30_000 }, (error, stdout, stderr) => {
+        if (error) reject(new Error(`${error.message}\n${stderr}`));
+        else resolve(stdout);
+      });
+    });
+    assert.is(out.trim(), '2 ERR_MODULE_NOT_FOUND bullmq');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 const CONSUMER = `
 import { CancelScope, ExceptionGroup, TooSlowError, failAfter, mapInWorkers, openNursery, run, sleep, workerModule } from 'triode';
 import { MockClock } from 'triode/testing';
 import { checkpoint } from 'triode/worker';
+import { openRemotePool, type RemotePool } from 'triode/remote';
+
+export function remote(): Promise<number> {
+  return run(() =>
+    openRemotePool({ redis: 'redis://127.0.0.1:6379', queue: 'q', maxInFlight: 8 }, async (pool: RemotePool) => {
+      const mod = workerModule<{ add(a: number, b: number): number }>('./w.js', { pool });
+      return mod.add(1, 2);
+    }),
+  );
+}
 
 export async function main(): Promise<number> {
   const clock = new MockClock({ autojumpThreshold: 0 });
