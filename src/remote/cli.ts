@@ -16,14 +16,15 @@ BullMQ queue on local worker threads.
   --queue <name>             the queue to serve
   --threads <n>              worker threads (default: the CPU count)
   --concurrency <n>          jobs taken from Redis at once (default: twice --threads)
+  --modules <dir>            the folder whose modules jobs may run (default: the working directory)
   --prefix <prefix>          BullMQ key prefix (default: bull)
   --lock-ms <ms>             job lock duration; a dead worker is noticed after it (default 10000)
   --stalled-interval-ms <ms> how often to look for jobs of dead workers (default 5000)
   --kill-after-ms <ms>       on SIGINT/SIGTERM, time running jobs get to stop (default 5000)
   --help                     this text`;
 
-type Flag = 'redis' | 'queue' | 'threads' | 'concurrency' | 'prefix' | 'lock-ms' | 'stalled-interval-ms' | 'kill-after-ms';
-const FLAGS: readonly Flag[] = ['redis', 'queue', 'threads', 'concurrency', 'prefix', 'lock-ms', 'stalled-interval-ms', 'kill-after-ms'];
+type Flag = 'redis' | 'queue' | 'threads' | 'concurrency' | 'modules' | 'prefix' | 'lock-ms' | 'stalled-interval-ms' | 'kill-after-ms';
+const FLAGS: readonly Flag[] = ['redis', 'queue', 'threads', 'concurrency', 'modules', 'prefix', 'lock-ms', 'stalled-interval-ms', 'kill-after-ms'];
 
 class UsageError extends Error {}
 
@@ -57,6 +58,7 @@ export function parseWorkerArgs(argv: readonly string[]): RemoteWorkerOptions | 
   const stalledIntervalMs = number('stalled-interval-ms', 1);
   const killAfterMs = number('kill-after-ms', 0);
   const prefix = values.get('prefix');
+  const modules = values.get('modules');
   return {
     ...options,
     ...(threads !== undefined && { threads }),
@@ -65,6 +67,7 @@ export function parseWorkerArgs(argv: readonly string[]): RemoteWorkerOptions | 
     ...(stalledIntervalMs !== undefined && { stalledIntervalMs }),
     ...(killAfterMs !== undefined && { killAfterMs }),
     ...(prefix !== undefined && { prefix }),
+    ...(modules !== undefined && { modules }),
   };
 }
 

@@ -70,6 +70,11 @@ function portableModule(url: string): string {
   return url.startsWith(ownFiles) && !url.slice(ownFiles.length).includes('/') ? OWN_PREFIX + url.slice(ownFiles.length) : url;
 }
 
+/** Whether `url` is one of triode's own worker-side files in this install. */
+export function isOwnFile(url: string): boolean {
+  return url.startsWith(ownFiles) && /^[\w.-]+\.js$/.test(url.slice(ownFiles.length));
+}
+
 /** The URL a travelling module name means here. */
 function localModule(name: string): string {
   if (!name.startsWith(OWN_PREFIX)) return name;

@@ -19,11 +19,13 @@ import { Worker as BullWorker, type Job } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import { BrokenWorkerError, Cancelled } from '../shared/errors.js';
 import { errorToWire, describedErrorWire } from '../shared/error-wire.js';
-import { checkInteger, checkOptions } from '../main/core/validate.js';
+import { resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { checkInteger, checkOptions, describe } from '../main/core/validate.js';
 import { WorkerPool } from '../main/workers/pool.js';
 import type { WorkerJobHandle } from '../main/workers/job-client.js';
 import { bullConnection, checkRedisOptions, openRedis } from './remote-pool.js';
-import { cancelChannel, cancelKey, decodeJobData, encodeReturn, JOB_NAME, type ReturnData } from './protocol.js';
+import { cancelChannel, cancelKey, decodeJobData, encodeReturn, isOwnFile, JOB_NAME, type ReturnData } from './protocol.js';
 
 export interface RemoteWorkerOptions {
   /** Where Redis is: a URL or ioredis options. */
@@ -50,6 +52,12 @@ export interface RemoteWorkerOptions {
   stalledIntervalMs?: number;
   /** At `close()`, how long (ms) cancelled jobs get to stop before their threads are killed (default 5000). */
   killAfterMs?: number;
+  /**
+   * The folder whose modules jobs may run (default: the working directory). A job naming a
+   * module outside it — another folder, a `data:` or `node:` URL — is refused: whoever can write
+   * to the queue must not be able to run any code on the worker's machine.
+   */
+  modules?: string;
 }
 
 /** How long a cancel request for a job this worker does not run is remembered. */
@@ -58,6 +66,8 @@ const RECENT_CANCEL_MS = 60_000;
 interface Running {
   readonly handle: WorkerJobHandle;
   readonly killable: boolean;
+  /** Set when this worker's shutdown cancelled it before a thread started it. */
+  droppedAtStop: boolean;
 }
 
 export class RemoteWorker {
@@ -77,6 +87,8 @@ export class RemoteWorker {
   /** Cancel requests for jobs this worker did not run (yet): id → [kind, when]; kept a minute. */
   readonly #recentCancels = new Map<string, [kind: string, at: number]>();
   readonly #killAfterMs: number;
+  /** The allowed folder's file: URL, ending in '/'. */
+  readonly #modules: string;
   #stopping = false;
   #closing: Promise<void> | undefined;
 
@@ -89,6 +101,10 @@ export class RemoteWorker {
     const lockDuration = checkInteger('RemoteWorker', 'lockDurationMs', options.lockDurationMs ?? 10_000, 10);
     const stalledInterval = checkInteger('RemoteWorker', 'stalledIntervalMs', options.stalledIntervalMs ?? 5000, 1);
     this.#killAfterMs = checkInteger('RemoteWorker', 'killAfterMs', options.killAfterMs ?? 5000, 0);
+    if (options.modules !== undefined && (typeof options.modules !== 'string' || options.modules === '')) {
+      throw new TypeError(`RemoteWorker: options.modules must be a folder path, got ${describe(options.modules)}`);
+    }
+    this.#modules = pathToFileURL(resolvePath(options.modules ?? '.')).href.replace(/\/?$/, '/');
     this.#pool = new WorkerPool({ maxThreads: this.threads });
     // (One parameter: BullMQ makes an AbortSignal per job only for a processor that takes three;
     // cancel requests come through triode's own channel.)
@@ -138,6 +154,9 @@ export class RemoteWorker {
     } catch (error) {
       return fail(error);
     }
+    if (!isOwnFile(decoded.module) && !decoded.module.startsWith(this.#modules)) {
+      return fail(new TypeError(`triode-worker: ${JSON.stringify(decoded.module.slice(0, 300))} is outside the modules this worker runs (${this.#modules})`));
+    }
     if (this.#stopping) return fail(new BrokenWorkerError(`the remote worker ${this.name} was stopping when it took ${decoded.exportName}`));
     const borrower = {};
     const limiter = this.#pool.limiter;
@@ -149,7 +168,7 @@ export class RemoteWorker {
       limiter.releaseOnBehalfOf(borrower);
       return fail(error);
     }
-    const running: Running = { handle, killable: decoded.killable };
+    const running: Running = { handle, killable: decoded.killable, droppedAtStop: false };
     const id = job.id;
     this.#running.set(id, running);
     // A cancel request that came before this job was registered.
@@ -161,7 +180,8 @@ export class RemoteWorker {
     if ('error' in result) {
       // Cancelled by this worker's shutdown, not by the caller: the caller must not read it as its own cancellation.
       if (this.#stopping && result.error instanceof Cancelled && !(await this.#wasCancelled(id))) {
-        return fail(new BrokenWorkerError(`the remote worker ${this.name} was stopped while running ${decoded.exportName}`));
+        const when = running.droppedAtStop ? 'before a thread started' : 'while running';
+        return fail(new BrokenWorkerError(`the remote worker ${this.name} was stopped ${when} ${decoded.exportName}`));
       }
       return fail(result.error);
     }
@@ -237,7 +257,7 @@ export class RemoteWorker {
   async #close(): Promise<void> {
     this.#stopping = true;
     const stopTaking = this.#bull.close(); // waits for the running jobs' answers
-    for (const running of this.#running.values()) running.handle.cancel();
+    for (const running of this.#running.values()) running.droppedAtStop = running.handle.cancel();
     const killer = setTimeout(() => {
       for (const running of this.#running.values()) running.handle.kill();
     }, this.#killAfterMs);

@@ -250,6 +250,18 @@ test('what lives in this process cannot go to a remote pool: refused before anyt
   });
 });
 
+test('a worker runs only modules of its folder: node: and data: URLs and other folders are refused', async () => {
+  const marker = join(dir, 'rce');
+  await withRemote(async (pool) => {
+    for (const module of ['node:child_process', `data:text/javascript,export function execSync(c){return 1}`, 'file:///etc/passwd.js']) {
+      const error = (await rejection(runInWorker(module, 'execSync', [`touch ${marker}`], { pool }))) as Error;
+      assert.instance(error, TypeError, module);
+      assert.match(error.message, /is outside the modules this worker runs/);
+    }
+    assert.not.ok(existsSync(marker));
+  });
+});
+
 test('bad options are refused, naming the option', async () => {
   await run(async () => {
     for (const [bad, pattern] of [
