@@ -158,15 +158,8 @@ export async function* mapInWorkers<T, R = unknown>(
       // Top up the input ring without waiting on it.
       while (inFlight < maxInFlight && (held !== undefined || !sourceDone)) {
         if (held === undefined) {
-          const items: T[] = [];
-          while (items.length < batchSize) {
-            const next = await iterator.next();
-            if (next.done === true) {
-              sourceDone = true;
-              break;
-            }
-            items.push(next.value);
-          }
+          const items = await takeBatch(iterator, batchSize);
+          if (items.length < batchSize) sourceDone = true;
           if (items.length === 0) break;
           held = [nextBatch++, items];
         }
@@ -216,6 +209,17 @@ export async function* mapInWorkers<T, R = unknown>(
   }
 }
 
+/** The next `batchSize` items of the source, fewer only when it ended. */
+async function takeBatch<T>(iterator: Iterator<T> | AsyncIterator<T>, batchSize: number): Promise<T[]> {
+  const items: T[] = [];
+  while (items.length < batchSize) {
+    const next = await iterator.next();
+    if (next.done === true) break;
+    items.push(next.value);
+  }
+  return items;
+}
+
 /**
  * mapInWorkers on a pool that shares no memory with this process (a RemotePool), where no shared
  * channel can reach: each batch of items is one call (src/worker/map-batch.ts), at most
@@ -238,15 +242,8 @@ async function* mapByCalls<T, R>(
   try {
     for (;;) {
       while (inFlight.size < concurrency && !sourceDone) {
-        const items: T[] = [];
-        while (items.length < batchSize) {
-          const next = await iterator.next();
-          if (next.done === true) {
-            sourceDone = true;
-            break;
-          }
-          items.push(next.value);
-        }
+        const items = await takeBatch(iterator, batchSize);
+        if (items.length < batchSize) sourceDone = true;
         if (items.length === 0) break;
         const borrower = {};
         if (!pool.limiter.tryAcquireOnBehalfOf(borrower)) await pool.limiter.acquireOnBehalfOf(borrower);
