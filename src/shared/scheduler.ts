@@ -68,6 +68,12 @@ const GEN_SHIFT = 20;
 const GEN_MASK = 0x3ff;
 export const OWNER_MASK = (1 << GEN_SHIFT) - 1;
 
+/** Whether a STATE word holds a job (queued or running): not a slot never used, not a released one. */
+export function isLive(word: number): boolean {
+  const owner = word & OWNER_MASK;
+  return owner !== OWNER_MASK && (owner !== 0 || word !== 0);
+}
+
 // CONTROL words, after the STATE words.
 /** Threads alive or starting (the main thread adds, an idle thread leaving subtracts). */
 export const C_THREADS = JOB_SLOTS;
@@ -94,7 +100,9 @@ export function generationOfTicket(ticket: number): number {
 
 /** Main thread: readies `slot` for a new job; returns the new generation. */
 export function queueJob(states: Int32Array, slot: number): number {
-  const generation = (((Atomics.load(states, slot) >>> GEN_SHIFT) & GEN_MASK) + 1) & GEN_MASK;
+  // Never generation 0: a queued job's word is then never 0, the word of a slot never used, so
+  // anyone can tell a slot in use from STATE alone (dumpTaskTree's nested calls, thread counts).
+  const generation = ((((Atomics.load(states, slot) >>> GEN_SHIFT) & GEN_MASK) + 1) & GEN_MASK) || 1;
   Atomics.store(states, slot, generation << GEN_SHIFT);
   return generation;
 }

@@ -190,7 +190,7 @@ export abstract class JobClient implements JobSubmitter {
         const owner = word & OWNER_MASK;
         const cancelled = (word & CANCEL) !== 0 ? ', cancel requested' : '';
         // A thread's identity is its threadId + 1 (thread-registry.ts).
-        return owner === 0 ? `queued${cancelled}` : `running on worker thread ${owner - 1}${cancelled}`;
+        return owner === 0 ? `queued${cancelled}` : `running on worker thread ${owner - 1}${cancelled}${this.nestedDetail(owner)}`;
       },
     };
   }
@@ -270,6 +270,11 @@ export abstract class JobClient implements JobSubmitter {
       // keep reading: a batch is at most what the scratch holds
     }
     this.flushBacklog();
+  }
+
+  /** For describe(): the nested calls the thread `owner` has made and not settled yet ('' for none). */
+  protected nestedDetail(_owner: number): string {
+    return '';
   }
 
   /** An outcome for a ticket this caller has no call for (a predecessor's orphan: see ThreadClient). */

@@ -24,12 +24,14 @@ import { BrokenWorkerError, createCancelled, ClosedResourceError } from '../../s
 import { errorToWire } from '../../shared/error-wire.js';
 import { createRing, openEndpoint, tryWrite, viewRing, WriteResult, type RingView } from '../../shared/ring.js';
 import {
+  CANCEL,
   C_MIN_THREADS,
   C_THREADS,
   callerOfSlot,
   cancelJob,
   createStates,
   generationOfTicket,
+  isLive,
   JOB_SLOTS,
   MAIN_SLOTS,
   MAX_CALLING_THREADS,
@@ -216,11 +218,33 @@ export class WorkerPool extends JobClient {
   #nestedInFlight(): number {
     if (this.#threads.size === 0) return 0;
     let count = 0;
-    for (let slot = MAIN_SLOTS; slot < JOB_SLOTS; slot++) {
-      const owner = Atomics.load(this.states, slot) & OWNER_MASK;
-      if (owner !== OWNER_MASK && (owner !== 0 || Atomics.load(this.states, slot) !== 0)) count++;
-    }
+    for (let slot = MAIN_SLOTS; slot < JOB_SLOTS; slot++) if (isLive(Atomics.load(this.states, slot))) count++;
     return count;
+  }
+
+  /**
+   * The nested calls that thread `owner` made and that are not settled, as dumpTaskTree shows
+   * them: `; nested: [running on worker thread 4; nested: [queued], queued]`. Read from the STATE
+   * words of the thread's slots (a thread running several async calls shows all their nested
+   * calls together). A thread also runs nested calls of its own while its calls wait: those are
+   * not expanded again (`path` holds the threads being expanded).
+   */
+  protected override nestedDetail(owner: number, path: number[] = []): string {
+    let index: number | undefined;
+    for (const thread of this.#threads.values()) if ((thread.identity & OWNER_MASK) === owner) index = thread.index;
+    if (index === undefined) return '';
+    path.push(owner);
+    const calls: string[] = [];
+    for (const slot of slotsOf(index + 1, this.maxThreads)) {
+      const word = Atomics.load(this.states, slot);
+      if (!isLive(word)) continue;
+      const runner = word & OWNER_MASK;
+      const cancelled = (word & CANCEL) !== 0 ? ', cancel requested' : '';
+      const below = runner !== 0 && !path.includes(runner) ? this.nestedDetail(runner, path) : '';
+      calls.push(runner === 0 ? `queued${cancelled}` : `running on worker thread ${runner - 1}${cancelled}${below}`);
+    }
+    path.pop();
+    return calls.length === 0 ? '' : `; nested: [${calls.join(', ')}]`;
   }
 
   #spawn(): void {

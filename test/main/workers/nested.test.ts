@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { BrokenWorkerError, failAfter, moveOnAfter, run, runInWorker, sleep, WorkerPool } from 'triode';
+import { BrokenWorkerError, CancelScope, dumpTaskTree, failAfter, moveOnAfter, openNursery, run, runInWorker, sleep, WorkerPool } from 'triode';
 import { rejection } from '../../helpers.js';
 
 const nested = new URL('../../fixtures/nested-module.js', import.meta.url);
@@ -55,6 +55,31 @@ test('cancelling the root call cancels the whole tree, on every thread; the pool
     assert.is(Atomics.load(cancelled, 0), 6, 'every nested call saw its cancellation');
     for (let i = 0; i < 100 && pool.statistics().runningCalls > 0; i++) await sleep(10);
     assert.is(pool.statistics().runningCalls, 0);
+  });
+});
+
+test('dumpTaskTree shows the nested calls of a call under it: running on which thread, or queued', async () => {
+  await withPool(2, async (pool) => {
+    const cancelled = new Int32Array(new SharedArrayBuffer(4));
+    const started = new Int32Array(new SharedArrayBuffer(4));
+    let tree = '';
+    const scope = new CancelScope();
+    await scope.run(async () => {
+      await openNursery(async (nursery) => {
+        nursery.startSoon(async function root() {
+          await runInWorker(nested, 'waitingTree', [3, cancelled, started], { pool });
+        });
+        while (Atomics.load(started, 0) < 3) await sleep(1);
+        // The three nested calls are async: each thread takes them while its calls wait.
+        for (let i = 0; i < 200 && !/nested: \[(running on worker thread \d+, ){2}running on worker thread \d+\]/.test(tree); i++) {
+          await sleep(5);
+          tree = dumpTaskTree();
+        }
+        scope.cancel();
+      });
+    });
+    assert.match(tree, /task root#\d+: blocked in runInWorker\(waitingTree\) \(running on worker thread \d+; nested: \[(running on worker thread \d+, ){2}running on worker thread \d+\]\)/, tree);
+    assert.is(Atomics.load(cancelled, 0), 3);
   });
 });
 
