@@ -10,8 +10,9 @@ import { sortOnOneThread } from '../examples/parallel-sort-worker.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const THREADS = Math.min(2, availableParallelism());
-const FIB_N = 34;
-const FIB_CUTOFF = 24; // ~2^10 leaves of fib(24) (~1 ms each): enough to balance two threads
+const FIB_N = 37;
+/** Leaves of fib(28) (~2 ms each; ~230 nested calls) and of fib(24) (~0.3 ms; ~1,500 calls): coarse and fine grain. */
+const FIB_CUTOFFS = [28, 24] as const;
 const SORT_N = 4 << 20;
 const SORT_CUTOFF = 1 << 18;
 const forkJoin = new URL('./workers/fork-join-worker.js', import.meta.url);
@@ -32,7 +33,7 @@ function randomDoubles(seed: number): Float64Array {
 }
 
 async function main(): Promise<void> {
-  const times = { fibOne: [] as number[], fibPool: [] as number[], sortOne: [] as number[], sortPool: [] as number[] };
+  const times = { fibOne: [] as number[], fibPool: FIB_CUTOFFS.map(() => [] as number[]), sortOne: [] as number[], sortPool: [] as number[] };
   const expected = fibHere(FIB_N);
   await run(async () => {
     const pool = new WorkerPool({ maxThreads: THREADS, minThreads: THREADS });
@@ -42,9 +43,11 @@ async function main(): Promise<void> {
         let t = performance.now();
         if (fibHere(FIB_N) !== expected) throw new Error('fib');
         times.fibOne.push(performance.now() - t);
-        t = performance.now();
-        if ((await runInWorker(forkJoin, 'fibForkJoin', [FIB_N, FIB_CUTOFF], { pool })) !== expected) throw new Error('fib fork-join');
-        times.fibPool.push(performance.now() - t);
+        for (const [i, cutoff] of FIB_CUTOFFS.entries()) {
+          t = performance.now();
+          if ((await runInWorker(forkJoin, 'fibForkJoin', [FIB_N, cutoff], { pool })) !== expected) throw new Error('fib fork-join');
+          times.fibPool[i]!.push(performance.now() - t);
+        }
 
         const a = randomDoubles(round + 1);
         const b = randomDoubles(round + 1);
@@ -62,11 +65,16 @@ async function main(): Promise<void> {
     }
   });
   printTable(`bench/fork-join: nested calls on ${THREADS} threads vs one thread`, [
-    { case: `fib(${FIB_N}), nested calls above fib(${FIB_CUTOFF})`, unit: 'ms', results: { triode: median(times.fibPool), 'one thread': median(times.fibOne) } },
+    ...FIB_CUTOFFS.map((cutoff, i) => ({
+      case: `fib(${FIB_N}), nested calls above fib(${cutoff})`,
+      unit: 'ms',
+      results: { triode: median(times.fibPool[i]!), 'one thread': median(times.fibOne) },
+    })),
     { case: `merge sort of ${SORT_N >> 20}M doubles, leaves of ${SORT_CUTOFF >> 10}K`, unit: 'ms', results: { triode: median(times.sortPool), 'one thread': median(times.sortOne) } },
   ]);
   const spread = (v: number[]) => `${Math.min(...v).toFixed(0)}–${Math.max(...v).toFixed(0)} ms`;
-  console.log(`spreads: fib ${spread(times.fibPool)} (one thread ${spread(times.fibOne)}); sort ${spread(times.sortPool)} (one thread ${spread(times.sortOne)})`);
+  const fibSpreads = FIB_CUTOFFS.map((cutoff, i) => `above fib(${cutoff}) ${spread(times.fibPool[i]!)}`).join(', ');
+  console.log(`spreads: fib ${fibSpreads} (one thread ${spread(times.fibOne)}); sort ${spread(times.sortPool)} (one thread ${spread(times.sortOne)})`);
 }
 
 await main();

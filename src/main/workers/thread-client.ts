@@ -13,7 +13,7 @@
 import type { TransferListItem } from 'node:worker_threads';
 import type { ExportRef } from '../../shared/job-codec.js';
 import type { RingView } from '../../shared/ring.js';
-import { CANCEL, OWNER_MASK, slotOfTicket } from '../../shared/scheduler.js';
+import { C_THREADS, CANCEL, OWNER_MASK, slotOfTicket } from '../../shared/scheduler.js';
 import { ClosedResourceError } from '../../shared/errors.js';
 import { JobClient, type JobRecord } from './job-client.js';
 
@@ -51,8 +51,9 @@ export class ThreadClient extends JobClient {
   }
 
   protected published(): void {
-    // The pool starts threads for queued work it knows of; tell it once per turn.
-    if (this.spawnAsked) return;
+    // The pool starts threads for queued work it knows of; tell it once per turn, and only while
+    // it has fewer threads than it may (a message per turn costs fork-join code ~60 µs).
+    if (this.spawnAsked || Atomics.load(this.states, C_THREADS) >= this.maxThreads) return;
     this.spawnAsked = true;
     queueMicrotask(() => {
       this.spawnAsked = false;
