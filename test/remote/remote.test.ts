@@ -30,8 +30,9 @@ import { rejection } from '../helpers.js';
 const module = new URL('../fixtures/remote-module.js', import.meta.url);
 const localsModule = new URL('../fixtures/locals-module.js', import.meta.url);
 const QUEUE = `triode-test-${process.pid}`;
-// Short locks and checks, so a dead worker is noticed in about a second (defaults: 10 s and 5 s).
-const WORKER_ARGS = ['--threads', '2', '--lock-ms', '1000', '--stalled-interval-ms', '500', '--kill-after-ms', '2000'];
+// Short locks and checks, so a dead worker is noticed in a few seconds (defaults: 10 s and 5 s); a
+// lock renewed every 1.5 s by an idle main thread leaves a wide margin on a loaded machine.
+const WORKER_ARGS = ['--threads', '2', '--lock-ms', '3000', '--stalled-interval-ms', '500', '--kill-after-ms', '2000'];
 /** Real time a test may take before it fails instead of hanging (≥ 10× what it needs here). */
 const LIMIT_MS = 60_000;
 
