@@ -18,6 +18,9 @@ const CALLS = 20_000;
 const IN_FLIGHT = 64;
 const LATENCY_CALLS = 1000;
 const BURN_CALLS = 2000;
+/** Cancellations per measurement (their median is the measurement), each after the call ran this long. */
+const CANCELS = 9;
+const SPIN_BEFORE_CANCEL_MS = 100;
 const THREADS = Math.min(2, availableParallelism());
 const PEERS = ['triode', 'piscina', 'tinypool', 'workerpool', 'raw'] as const;
 type PeerName = (typeof PEERS)[number] | 'ideal';
@@ -67,12 +70,16 @@ async function measurePromisePeer(peer: PromisePeer): Promise<Measures> {
   const trivial = CALLS / ((await drive(CALLS, (i) => peer.add(i))) / 1000);
   const latencyUs = await latency((i) => peer.add(i));
   const burnMs = await drive(BURN_CALLS, () => peer.burn());
-  const { abort, settled } = peer.spin();
-  await new Promise((r) => setTimeout(r, 20));
-  const t0 = performance.now();
-  abort();
-  await settled.catch(() => {});
-  const killMs = performance.now() - t0;
+  const kills: number[] = [];
+  for (let i = 0; i < CANCELS; i++) {
+    const { abort, settled } = peer.spin();
+    await new Promise((r) => setTimeout(r, SPIN_BEFORE_CANCEL_MS)); // running by then, on a replaced thread too
+    const t0 = performance.now();
+    abort();
+    await settled.catch(() => {});
+    kills.push(performance.now() - t0);
+  }
+  const killMs = median(kills);
   await peer.close();
   return { trivial, latencyUs, burnMs, cancelMs: killMs, killMs };
 }
@@ -192,14 +199,18 @@ async function measureTriode(): Promise<Measures> {
       let t0 = 0;
       await openNursery(async (n) => {
         n.startSoon(() => scope.run(() => runInWorker(triodeModule, exportName, [], { pool, cancel: mode, killAfterMs: 0 })));
-        await sleep(20);
+        await sleep(SPIN_BEFORE_CANCEL_MS);
         t0 = performance.now();
         scope.cancel();
       });
       return performance.now() - t0;
     };
-    const cancelMs = await cancelAfter('spin', 'cooperative');
-    const killMs = await cancelAfter('spinForever', 'kill');
+    const cancels: number[] = [];
+    const kills: number[] = [];
+    for (let i = 0; i < CANCELS; i++) cancels.push(await cancelAfter('spin', 'cooperative'));
+    for (let i = 0; i < CANCELS; i++) kills.push(await cancelAfter('spinForever', 'kill'));
+    const cancelMs = median(cancels);
+    const killMs = median(kills);
     await pool.close();
     return { trivial, latencyUs, burnMs, cancelMs, killMs };
   });
@@ -261,7 +272,8 @@ async function main(): Promise<void> {
       `\nSpreads (min–max): triode trivial ${spread(runs.get('triode')!.map((m) => m.trivial))} calls/s, piscina ${spread(runs.get('piscina')!.map((m) => m.trivial))},` +
       ` raw ${spread(runs.get('raw')!.map((m) => m.trivial))}; triode 1 ms calls ${spread(runs.get('triode')!.map((m) => m.burnMs))} ms, ideal ${spread(runs.get('ideal')!.map((m) => m.burnMs))}.` +
       `\n"ideal": the same 2,000 × 1 ms on one thread, divided by ${THREADS}. The raw dispatcher cannot cancel (n/a).` +
-      '\npiscina/tinypool abort and workerpool cancel terminate the thread; triode cooperative cancel stops a loop that calls checkpoint().',
+      '\npiscina/tinypool abort and workerpool cancel terminate the thread; triode cooperative cancel stops a loop that calls checkpoint().' +
+        `\nCancellation: the median of ${CANCELS} cancellations in each process (the first, of a cold export, among them), each ${SPIN_BEFORE_CANCEL_MS} ms into the call.`,
   );
 }
 
