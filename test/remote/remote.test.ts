@@ -343,6 +343,28 @@ test('kill -9 of a worker process mid-job: the call fails with BrokenWorkerError
   workers.push(await startWorker(redis.url, QUEUE, WORKER_ARGS));
 });
 
+test('SIGTERM to a worker running a job that never checks: its thread is killed after --kill-after-ms, the worker exits', async () => {
+  const job = freshDir('sigterm-spin');
+  await withRemote(async (pool) => {
+    let error: unknown;
+    await openNursery(async (nursery) => {
+      nursery.startSoon(async () => {
+        error = await rejection(runInWorker(module, 'spin', [job], { pool }));
+      });
+      await until(() => existsSync(join(job, 'started')));
+      const worker = workers.find((w) => w.pid === Number(readFileSync(join(job, 'started'), 'utf8')))!;
+      const signalled = performance.now();
+      worker.child.kill('SIGTERM');
+      assert.is(await worker.exited, 0, 'a clean exit');
+      assert.ok(performance.now() - signalled >= 1500, 'the job had its --kill-after-ms (2 s) to stop first');
+      workers = workers.filter((w) => w !== worker);
+    });
+    assert.instance(error, BrokenWorkerError);
+    assert.match((error as Error).message, /was stopped while running spin/);
+  });
+  workers.push(await startWorker(redis.url, QUEUE, WORKER_ARGS));
+});
+
 test('SIGTERM to a worker: it stops cleanly, its running job is cancelled and its caller told', async () => {
   const job = freshDir('sigterm');
   await withRemote(async (pool) => {
