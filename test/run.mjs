@@ -16,23 +16,45 @@ const files = [];
   }
 })(root);
 
-const PER_FILE_TIMEOUT_MS = 120_000;
+const PER_FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 120_000);
+
+/** The test file running now, if any. */
+let current;
+function killGroup(child) {
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // the group is gone already
+  }
+}
+// Stopped itself (CI's time limit, Ctrl-C): the running file's group goes too.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (current !== undefined) killGroup(current);
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  });
+}
 let passed = 0;
 let failed = 0;
 const broken = [];
 for (const file of files) {
   const name = relative(root, file);
   const out = await new Promise((resolve) => {
-    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // In a process group of its own: whatever it started (a redis-server, triode-worker
+    // processes) goes with it when it times out, and anything it left behind is ended after it.
+    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    current = child;
     let text = '';
     child.stdout.on('data', (d) => (text += d));
     child.stderr.on('data', (d) => (text += d));
     const timer = setTimeout(() => {
       text += `\n${name}: timed out after ${PER_FILE_TIMEOUT_MS} ms\n`;
-      child.kill('SIGKILL');
+      killGroup(child);
     }, PER_FILE_TIMEOUT_MS);
     child.on('close', (code) => {
       clearTimeout(timer);
+      killGroup(child);
+      current = undefined;
       resolve({ text, code });
     });
   });
