@@ -14,6 +14,8 @@ const BIG_BYTES = 64 * 1024;
 const BIG = 20_000; // 1.25 GiB in 64 KiB chunks
 const MAP_ITEMS = 1_000_000;
 const CALL_ITEMS = 20_000;
+/** Items per call for piscina with hand batching (what a user of a per-call pool writes for small items). */
+const HAND_BATCH = 1000;
 
 const sharedWorker = new URL('./workers/shared-worker.js', import.meta.url);
 const taskModule = fileURLToPath(new URL('./workers/task-worker.js', import.meta.url));
@@ -168,6 +170,24 @@ async function piscinaPerItemRate(): Promise<number> {
   return rate;
 }
 
+/** piscina with hand batching: the items cut into arrays of HAND_BATCH, one call each, all submitted at once. */
+async function piscinaBatchedRate(): Promise<number> {
+  const piscina = new Piscina({ filename: taskModule, maxThreads: 2, minThreads: 2 });
+  await piscina.run({ op: 'add', a: 0, b: 0 });
+  const t0 = performance.now();
+  const calls: Promise<number[]>[] = [];
+  for (let from = 0; from < MAP_ITEMS; from += HAND_BATCH) {
+    const items = Array.from({ length: Math.min(HAND_BATCH, MAP_ITEMS - from) }, (_, i) => from + i);
+    calls.push(piscina.run({ op: 'batch', a: 0, b: 0, items }) as Promise<number[]>);
+  }
+  let n = 0;
+  for (const values of await Promise.all(calls)) n += values.length;
+  if (n !== MAP_ITEMS) throw new Error(`mapped ${n}`);
+  const rate = MAP_ITEMS / ((performance.now() - t0) / 1000);
+  await piscina.destroy();
+  return rate;
+}
+
 async function main(): Promise<void> {
   const pool = new WorkerPool({ maxThreads: 2, minThreads: 2 });
   const small = await rounds({
@@ -210,6 +230,7 @@ async function main(): Promise<void> {
     triode: () => mapRate(pool),
     'runInWorker per item': () => callPerItemRate(pool),
     'piscina per item': piscinaPerItemRate,
+    [`piscina, ${HAND_BATCH} items a call`]: piscinaBatchedRate,
   });
   printTable('bench/shared-channels: mapInWorkers', [{ case: 'trivial items, 2 threads', unit: 'items/s', results: map }], 'triode', 'higher');
   console.log(
