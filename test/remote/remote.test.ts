@@ -328,21 +328,34 @@ test('examples/remote/client runs against the workers and says what it did', asy
   assert.match(out.stdout, /a call cut off by a 200 ms deadline: cancelled/);
 });
 
-test('kill -9 of a worker process mid-job: the call fails with BrokenWorkerError, the other worker keeps serving', async () => {
-  const job = freshDir('sigkill');
-  await withRemote(async (pool) => {
-    let error: unknown;
-    await openNursery(async (nursery) => {
-      nursery.startSoon(async () => {
-        error = await rejection(runInWorker(module, 'spin', [job], { pool }));
-      });
-      await until(() => existsSync(join(job, 'started')));
-      const victim = workers.find((worker) => worker.pid === Number(readFileSync(join(job, 'started'), 'utf8')));
-      assert.ok(victim !== undefined, 'the job runs in one of the two workers');
-      victim!.child.kill('SIGKILL');
-      await victim!.exited;
-      workers = workers.filter((worker) => worker !== victim);
+/**
+ * Runs `exportName` (which writes `<job>/started` with its pid) on `pool`, sends `signal` to the
+ * worker process running it, waits for that process to exit, and takes it out of the fleet.
+ */
+async function signalMidJob(pool: RemotePool, exportName: string, job: string, signal: NodeJS.Signals) {
+  let error: unknown;
+  let worker: WorkerProcess | undefined;
+  let exitCode: number | null = null;
+  let exitMs = 0;
+  await openNursery(async (nursery) => {
+    nursery.startSoon(async () => {
+      error = await rejection(runInWorker(module, exportName, [job], { pool }));
     });
+    await until(() => existsSync(join(job, 'started')));
+    worker = workers.find((w) => w.pid === Number(readFileSync(join(job, 'started'), 'utf8')));
+    assert.ok(worker !== undefined, 'the job runs in one of the workers');
+    const signalled = performance.now();
+    worker!.child.kill(signal);
+    exitCode = await worker!.exited;
+    exitMs = performance.now() - signalled;
+    workers = workers.filter((w) => w !== worker);
+  });
+  return { error, worker: worker!, exitCode, exitMs };
+}
+
+test('kill -9 of a worker process mid-job: the call fails with BrokenWorkerError, the other worker keeps serving', async () => {
+  await withRemote(async (pool) => {
+    const { error } = await signalMidJob(pool, 'spin', freshDir('sigkill'), 'SIGKILL');
     assert.instance(error, BrokenWorkerError);
     assert.match((error as Error).message, /was lost/);
     for (let i = 0; i < 4; i++) assert.is(await runInWorker(module, 'pid', [], { pool }), workers[0]!.pid);
@@ -351,21 +364,10 @@ test('kill -9 of a worker process mid-job: the call fails with BrokenWorkerError
 });
 
 test('SIGTERM to a worker running a job that never checks: its thread is killed after --kill-after-ms, the worker exits', async () => {
-  const job = freshDir('sigterm-spin');
   await withRemote(async (pool) => {
-    let error: unknown;
-    await openNursery(async (nursery) => {
-      nursery.startSoon(async () => {
-        error = await rejection(runInWorker(module, 'spin', [job], { pool }));
-      });
-      await until(() => existsSync(join(job, 'started')));
-      const worker = workers.find((w) => w.pid === Number(readFileSync(join(job, 'started'), 'utf8')))!;
-      const signalled = performance.now();
-      worker.child.kill('SIGTERM');
-      assert.is(await worker.exited, 0, 'a clean exit');
-      assert.ok(performance.now() - signalled >= 1500, 'the job had its --kill-after-ms (2 s) to stop first');
-      workers = workers.filter((w) => w !== worker);
-    });
+    const { error, exitCode, exitMs } = await signalMidJob(pool, 'spin', freshDir('sigterm-spin'), 'SIGTERM');
+    assert.is(exitCode, 0, 'a clean exit');
+    assert.ok(exitMs >= 1500, 'the job had its --kill-after-ms (2 s) to stop first');
     assert.instance(error, BrokenWorkerError);
     assert.match((error as Error).message, /was stopped while running spin/);
   });
@@ -375,22 +377,13 @@ test('SIGTERM to a worker running a job that never checks: its thread is killed 
 test('SIGTERM to a worker: it stops cleanly, its running job is cancelled and its caller told', async () => {
   const job = freshDir('sigterm');
   await withRemote(async (pool) => {
-    let error: unknown;
-    await openNursery(async (nursery) => {
-      nursery.startSoon(async () => {
-        error = await rejection(runInWorker(module, 'cooperative', [job], { pool }));
-      });
-      await until(() => existsSync(join(job, 'started')));
-      const worker = workers.find((w) => w.pid === Number(readFileSync(join(job, 'started'), 'utf8')))!;
-      worker.child.kill('SIGTERM');
-      assert.is(await worker.exited, 0, 'a clean exit');
-      assert.match(worker.output(), /stopped on SIGTERM \(1 running job cancelled\)/);
-      workers = workers.filter((w) => w !== worker);
-    });
+    const { error, worker, exitCode } = await signalMidJob(pool, 'cooperative', job, 'SIGTERM');
+    assert.is(exitCode, 0, 'a clean exit');
+    assert.match(worker.output(), /stopped on SIGTERM \(1 running job cancelled\)/);
     assert.instance(error, BrokenWorkerError, 'not Cancelled: the caller did not cancel it');
+    assert.not.instance(error, Cancelled);
     assert.match((error as Error).message, /was stopped while running cooperative/);
     assert.ok(existsSync(join(job, 'stopped')), 'it stopped at its checkpoint');
-    assert.not.instance(error, Cancelled);
   });
 });
 
