@@ -16,6 +16,6 @@ export { ParkingLot } from './sync/parking-lot.js';
 export type { ParkingLotStatistics } from './sync/parking-lot.js';
 export { checkpointIfCancelled, cancelShieldedCheckpoint } from './core/checkpoint.js';
 export { happyEyeballs } from './streams/happy-eyeballs.js';
-export { waitForEvent } from './io/wait-event.js';
+export { waitForEvent } from './core/wait-event.js';
 export { openProcess } from './io/process.js';
 export { currentTrioToken, TrioToken } from './core/trio-token.js';

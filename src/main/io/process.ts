@@ -18,7 +18,7 @@ import { ParkingLot } from '../sync/parking-lot.js';
 import { checkBoolean, checkDuration, checkFunction, checkOptions, describe } from '../core/validate.js';
 import type { ReceiveStream, SendStream } from '../streams/abc.js';
 import { SocketStream } from '../streams/socket-stream.js';
-import { waitForEvent } from './wait-event.js';
+import { waitForEvent } from '../core/wait-event.js';
 
 /** What to connect a child's stdin/stdout/stderr to. */
 export type StdioMode = 'pipe' | 'inherit' | 'ignore';

@@ -12,7 +12,7 @@ import { cancelPoint, checkpoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
 import { ParkingLot } from '../sync/parking-lot.js';
 import { checkInteger } from '../core/validate.js';
-import { waitForEvent } from '../io/wait-event.js';
+import { waitForEvent } from '../core/wait-event.js';
 import type { Listener } from './abc.js';
 import { SocketStream } from './socket-stream.js';
 

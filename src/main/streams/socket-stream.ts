@@ -19,7 +19,7 @@ import { brokenConnection, closedConnection } from './connection-errors.js';
 import { cancelPoint, checkpoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
 import { describe } from '../core/validate.js';
-import { waitForEvent } from '../io/wait-event.js';
+import { waitForEvent } from '../core/wait-event.js';
 import type { HalfCloseableStream } from './abc.js';
 import { ConflictDetector } from '../sync/conflict-detector.js';
 import { checkData, checkMaxBytes, receiveChunks } from './receive-chunks.js';

@@ -4,9 +4,9 @@
  * child process spawning — into a cancellable triode wait.
  */
 import type { EventEmitter } from 'node:events';
-import { currentContext } from '../core/context.js';
-import { Abort, blockTask, type Wait } from '../core/traps.js';
-import { describe } from '../core/validate.js';
+import { currentContext } from './context.js';
+import { Abort, blockTask, type Wait } from './traps.js';
+import { describe } from './validate.js';
 
 /**
  * Resolves with the first argument of `event`, rejects with the argument of `'error'`. A
