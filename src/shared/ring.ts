@@ -336,10 +336,10 @@ function putFrame(ring: RingView, tail: number, tag: number, body: Uint8Array | 
   return (tail + frameSize(length)) % (2 * ring.capacity);
 }
 
-/** Tells waiting receivers (up to `wake` threads) that frames were published. */
+/** Tells waiting receivers (up to `wake` threads; none for 0: the writer wakes them later) that frames were published. */
 function announceData(header: Int32Array, wake = Infinity): void {
   Atomics.add(header, H_DATA, 1);
-  if (Atomics.load(header, H_WAIT_RECV) > 0) Atomics.notify(header, H_DATA, wake);
+  if (wake > 0 && Atomics.load(header, H_WAIT_RECV) > 0) Atomics.notify(header, H_DATA, wake);
 }
 
 /**

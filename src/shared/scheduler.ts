@@ -141,8 +141,12 @@ const RELEASED = OWNER_MASK;
  * may still terminate it, and it must not be running someone else's job when that lands.
  */
 export function releaseJob(states: Int32Array, slot: number): void {
-  Atomics.store(states, slot, (Atomics.load(states, slot) & (GEN_MASK << GEN_SHIFT)) | RELEASED);
-  Atomics.notify(states, slot);
+  const word = Atomics.load(states, slot);
+  Atomics.store(states, slot, (word & (GEN_MASK << GEN_SHIFT)) | RELEASED);
+  // Only a thread whose job was cancelled waits for the release (awaitRelease); the CANCEL bit is
+  // set by this same caller thread, so it cannot appear between the load and the store. (A
+  // notify per call cost the main thread a futex-table lock on every call.)
+  if ((word & CANCEL) !== 0) Atomics.notify(states, slot);
 }
 
 /** Pool thread: after publishing a killable job's outcome, waits until no kill can be aimed at it any more. */
