@@ -78,6 +78,18 @@ test('only triode/remote loads bullmq: triode works where bullmq is not installe
   }
 });
 
+test('every exported class and function keeps its name in both builds (the error wire and messages read them)', async () => {
+  const list = `const seen = []; for (const [label, m] of Object.entries(mods)) for (const [k, v] of Object.entries(m)) if (typeof v === 'function' && v.name !== k) seen.push(label + '.' + k + ' is named ' + v.name); console.log(JSON.stringify(seen));`;
+  const cjs = await runScript(['-e', `const t = require('triode'); const mods = { triode: t, lowlevel: t.lowlevel, worker: require('triode/worker'), testing: require('triode/testing'), remote: require('triode/remote') }; ${list}`]);
+  const esm = await runScript([
+    '--input-type=module',
+    '-e',
+    `const t = await import('triode'); const mods = { triode: t, lowlevel: t.lowlevel, worker: await import('triode/worker'), testing: await import('triode/testing'), remote: await import('triode/remote') }; ${list}`,
+  ]);
+  assert.equal(JSON.parse(cjs), [], 'CJS');
+  assert.equal(JSON.parse(esm), [], 'ESM');
+});
+
 const CONSUMER = `
 import { CancelScope, ExceptionGroup, TooSlowError, failAfter, mapInWorkers, openNursery, run, sleep, workerModule } from 'triode';
 import { MockClock } from 'triode/testing';
