@@ -240,6 +240,53 @@ test('workerModule and mapInWorkers work over a remote pool', async () => {
   });
 });
 
+test('mapInWorkers over a remote pool, cancelled (the twin): the batches in flight stop, nothing is left running', async () => {
+  const never = join(freshDir('map-cancel'), 'never');
+  await withRemote(async (pool) => {
+    let received = 0;
+    const result = await moveOnAfter(500, async () => {
+      for await (const _ of mapInWorkers(Array.from({ length: 16 }, () => never), module, 'holdUntil', { pool, batchSize: 1, concurrency: 4 })) received++;
+      return 'finished';
+    });
+    assert.is(result, undefined, 'the deadline ended the map');
+    assert.is(received, 0);
+    assert.is(pool.statistics().runningCalls + pool.statistics().queuedCalls, 0, 'the map waited for its calls to stop');
+    assert.is(await runInWorker(module, 'add', [1, 2], { pool }), 3, 'every thread is free again');
+  });
+});
+
+test('garbage in Redis: a malformed job is answered with an error and the worker serves on; a malformed result rejects its call', async () => {
+  const { Queue, Worker } = await import('bullmq');
+  const connection = { url: redis.url };
+  // A job whose data no triode protocol reads, on the workers' queue.
+  const queue = new Queue(QUEUE, { connection });
+  await queue.add('triode', { v: 1, module: 42, exportName: ['x'] }, { removeOnComplete: true });
+  await queue.add('triode', 'not even an object', { removeOnComplete: true });
+  await queue.close();
+  // A fake worker on a queue of its own that answers with garbage.
+  const fakeQueue = `${QUEUE}-fake`;
+  const answers: unknown[] = [{ outcome: '%%% not base64 of an outcome %%%' }, 42, { value: { nested: 'not JSON-exact' } }];
+  let next = 0;
+  const fake = new Worker(fakeQueue, async () => answers[next++ % answers.length], { connection, concurrency: 1 });
+  try {
+    await withRemote(async (pool) => {
+      assert.is(await runInWorker(module, 'add', [2, 2], { pool }), 4, 'the workers serve on');
+    });
+    await withRemote(
+      async (pool) => {
+        for (let i = 0; i < answers.length; i++) {
+          const error = await rejection(runInWorker(module, 'add', [1, 1], { pool }));
+          assert.instance(error, TypeError, String(error));
+          assert.match((error as Error).message, /add's|malformed/);
+        }
+      },
+      { queue: fakeQueue },
+    );
+  } finally {
+    await fake.close();
+  }
+});
+
 test('what lives in this process cannot go to a remote pool: refused before anything is sent', async () => {
   await withRemote(async (pool) => {
     const [tx, rx] = openSharedChannel<number>({ capacityBytes: 1024 });
