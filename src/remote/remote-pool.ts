@@ -68,7 +68,7 @@ interface RemoteRecord {
 }
 
 const DEFAULT_MAX_IN_FLIGHT = 256;
-/** How long close() waits for Redis to take the cancel requests of calls still in flight. */
+/** How long close() waits for Redis: to take the cancel requests of calls still in flight, then to close. */
 const CLOSE_GRACE_MS = 2000;
 
 /** Waits for `promise`, but not longer than `ms`. */
@@ -130,6 +130,7 @@ export class RemotePool implements JobSubmitter {
   readonly #connection: ConnectionOptions;
   /** triode's own commands: cancel requests, and where the events stream ends. */
   readonly #commands: Redis;
+  readonly #queueConnection: Redis;
   readonly #jobs = new Map<string, RemoteRecord>();
   #toSend: RemoteRecord[] = [];
   readonly #idPrefix = `${hostname().replace(/[^\w.-]/g, '_')}-${process.pid}-${randomUUID().slice(0, 8)}`;
@@ -147,10 +148,17 @@ export class RemotePool implements JobSubmitter {
     this.limiter = new CapacityLimiter(maxInFlight);
     this.#stalledInterval = stalledInterval;
     this.#connection = bullConnection(options.redis);
-    this.#bullQueue = new Queue(this.queue, { connection: this.#connection, prefix: this.#prefix });
+    // The Queue gets a connection of the pool's own, which close() can always end.
+    this.#queueConnection = openRedis(options.redis);
+    this.#queueConnection.on('error', (error: Error) => (this.#lastError = error));
+    this.#bullQueue = new Queue(this.queue, { connection: this.#queueConnection, prefix: this.#prefix });
     this.#bullQueue.on('error', (error: Error) => (this.#lastError = error));
     this.#commands = openRedis(options.redis);
     this.#commands.on('error', (error: Error) => (this.#lastError = error));
+    // Lost the connection: calls already cancelled stop waiting for an answer that cannot come.
+    this.#commands.on('close', () => {
+      for (const record of [...this.#jobs.values()]) if (record.cancelSent) this.#abandonUnreachable(record);
+    });
     this.ready = this.#start();
     this.ready.catch(() => {}); // seen by whoever awaits it, and by every call (see #send)
   }
@@ -271,6 +279,16 @@ export class RemotePool implements JobSubmitter {
     if (kind === 'cancel') record.cancelSent = true;
     else record.killSent = record.cancelSent = true;
     void this.#tell(record, kind);
+    if (this.#commands.status !== 'ready') this.#abandonUnreachable(record);
+  }
+
+  /**
+   * A cancelled call whose cancellation cannot reach Redis (it is down) ends now rather than
+   * wait for Redis: its removal or cancel request is sent when Redis is back (ioredis keeps it),
+   * so the job never runs, or — taken by a worker meanwhile — runs unobserved, as in 'abandon'.
+   */
+  #abandonUnreachable(record: RemoteRecord): void {
+    this.#finish(record, { error: createCancelled('cancelled while Redis was unreachable; its job is removed (or cancelled) once Redis is back') });
   }
 
   async #tell(record: RemoteRecord, kind: 'cancel' | 'kill'): Promise<void> {
@@ -348,7 +366,9 @@ export class RemotePool implements JobSubmitter {
     const telling = Promise.allSettled(left.filter((record) => record.state === 'queued').map((record) => this.#tell(record, 'cancel')));
     await within(telling, CLOSE_GRACE_MS);
     for (const record of left) this.#finish(record, { error: new BrokenWorkerError(`the remote pool was closed before ${record.exportName} finished${why}`) });
-    await Promise.allSettled([this.#checker?.close(true), this.#events?.close(), this.#bullQueue.close()]);
+    // Bounded too: a Queue whose Redis went away waits for it to come back before it closes.
+    await within(Promise.allSettled([this.#checker?.close(true), this.#events?.close(), this.#bullQueue.close()]), CLOSE_GRACE_MS);
+    this.#queueConnection.disconnect();
     this.#commands.disconnect();
   }
 

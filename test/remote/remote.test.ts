@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
   BrokenWorkerError,
+  abandonOnCancel,
   CancelScope,
   Cancelled,
   failAfter,
@@ -211,6 +212,21 @@ test("'kill' terminates a job that never checks; its worker keeps serving", asyn
   });
 });
 
+test("'abandon': the call raises Cancelled, and the remote job is still told to stop", async () => {
+  const job = freshDir('abandon');
+  await withRemote(async (pool) => {
+    const scope = new CancelScope();
+    await openNursery(async (nursery) => {
+      nursery.startSoon(() => scope.run(() => runInWorker(module, 'cooperative', [job], { pool, cancel: 'abandon' })));
+      await until(() => existsSync(join(job, 'started')));
+      scope.cancel();
+    });
+    assert.ok(scope.cancelledCaught);
+    await until(() => existsSync(join(job, 'stopped')));
+    await until(() => pool.statistics().runningCalls === 0);
+  });
+});
+
 test('cross-thread TaskLocals reach the remote call', async () => {
   await withRemote(async (pool) => {
     requestId.set('remote-42');
@@ -373,6 +389,38 @@ test('examples/remote/client runs against the workers and says what it did', asy
   assert.match(out.stdout, /primes below 200,000: 17984/);
   assert.match(out.stdout, /sum of the squares below 1,000: 332833500/);
   assert.match(out.stdout, /a call cut off by a 200 ms deadline: cancelled/);
+});
+
+test('Redis dies under a queued call: cancelling the call returns promptly (no wait for Redis), and the pool closes', async () => {
+  const own = await startRedis();
+  try {
+    await run(() =>
+      failAfter(LIMIT_MS, async () => {
+        const pool = new RemotePool({ redis: own.url, queue: 'no-workers', stalledIntervalMs: 500 });
+        await abandonOnCancel(pool.ready);
+        const scope = new CancelScope();
+        let stoppedAt = 0;
+        let endedAt = 0;
+        await openNursery(async (nursery) => {
+          nursery.startSoon(async () => {
+            await scope.run(() => runInWorker(module, 'add', [1, 2], { pool })); // no worker serves this queue
+            endedAt = performance.now();
+          });
+          await until(() => pool.statistics().queuedCalls === 1);
+          await own.stop(); // under the queued call
+          stoppedAt = performance.now();
+          scope.cancel();
+        });
+        assert.ok(scope.cancelledCaught, 'the call raised Cancelled');
+        assert.ok(endedAt - stoppedAt < 5_000, `it ended ${(endedAt - stoppedAt).toFixed(0)} ms after Redis stopped`);
+        const closing = performance.now();
+        await pool.close();
+        assert.ok(performance.now() - closing < 10_000, 'close gives up on a dead Redis after its grace');
+      }),
+    );
+  } finally {
+    await own.stop();
+  }
 });
 
 /**
