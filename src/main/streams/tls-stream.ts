@@ -2,19 +2,32 @@
  * TLS over any triode stream: `TLSStream`, `TLSListener`, `openTlsOverTcpStream`,
  * `serveTlsOverTcp`.
  *
- * Node's TLS engine (`tls.TLSSocket`) works on a Node Duplex, so a TLSStream gives it one whose
- * other end is the transport stream: two small system tasks move ciphertext — one sends what the
- * engine writes (`transport.sendAll`, its completion is the engine's write callback, so
- * backpressure reaches the plaintext writer), one receives only while the engine asks for more
- * (`transport.receiveSome`, so an idle reader stops reading the transport). The plaintext side
- * is a `SocketStream` over the TLSSocket, so every guarantee of socket streams holds here too.
- * The transport can be a `SocketStream`, a memory stream, a subprocess's pipes, or another
- * TLSStream.
+ * Node's TLS engine (`tls.TLSSocket`) works on a Node Duplex. A TLSStream gives it one whose
+ * other end is the transport stream, and moves ciphertext between the two only inside its
+ * callers' own calls, as Trio's SSLStream does: the task in `receiveSome`, `sendAll`,
+ * `doHandshake`, `aclose` or `unwrap` sends what the engine wrote and receives what the engine
+ * asks for until its own goal is met. Every transport operation therefore runs in a caller's task
+ * under the caller's cancel scopes, a transport error reaches the caller as the transport raised
+ * it, and nothing of a TLSStream outlives the nursery that uses it. Nothing runs while nobody
+ * calls: the handshake happens in the first call that needs it (or in `doHandshake`).
  *
- * The handshake is lazy: it runs on its own once the stream exists, and the first
- * `sendAll`/`receiveSome` waits for it; `doHandshake()` waits for it explicitly (and reports a
- * failed handshake). `aclose()` sends close-notify, then closes the transport; `acloseForcefully`
- * skips the close-notify.
+ * Roles. Two tasks may use a stream at once (one receiving, one sending, as with any stream), so
+ * the transport is shared by role: one task at a time sends ciphertext (`sending`), one receives
+ * it (`receiving`). A task that needs a role another holds waits for the engine's next event.
+ * Ciphertext the engine wrote is sent before a call returns (Trio sends what an operation
+ * produced before it returns), so a peer waiting for it is never left waiting by a finished call.
+ *
+ * Node's engine is not Trio's synchronous SSLObject: it can write ciphertext on its own, after an
+ * earlier write completed (from a `setImmediate`). If that happens while the only task in the
+ * stream is blocked in the transport's `receiveSome`, that receive is interrupted (a cancelled
+ * transport receive consumes nothing, by the Stream contract) so the bytes go out first — the
+ * peer may be waiting for them before it sends anything.
+ *
+ * Breakage. A transport send cancelled or failed part-way leaves an unknown prefix of a TLS
+ * record on the wire: the stream is broken from then on (Trio's rule); later calls raise
+ * `BrokenResourceError`. A cancelled receive or wait breaks nothing. The transport's own errors
+ * propagate unchanged to the task that met them; other tasks see `BrokenResourceError` with the
+ * error as its `cause`.
  */
 import net from 'node:net';
 import { Duplex } from 'node:stream';
@@ -22,49 +35,52 @@ import tls from 'node:tls';
 import { isCancellation, type BrokenResourceError } from '../../shared/errors.js';
 import { brokenConnection, closedConnection } from './connection-errors.js';
 import { CancelScope } from '../core/cancel-scope.js';
-import { cancelPoint, checkpoint } from '../core/checkpoint.js';
-import { currentContext } from '../core/context.js';
+import { cancelPoint, checkpoint, schedulePoint } from '../core/checkpoint.js';
+import { currentContext, type Context } from '../core/context.js';
 import type { TaskStatus } from '../core/nursery.js';
-import { Abort, blockTask } from '../core/traps.js';
 import { checkOptions, describe } from '../core/validate.js';
-import { Event } from '../sync/event.js';
 import type { Listener, Stream } from './abc.js';
 import { isReceiveStream, isSendStream } from './abc.js';
 import { ConflictDetector } from '../sync/conflict-detector.js';
-import { receiveChunks } from './receive-chunks.js';
+import { checkData, checkMaxBytes, receiveChunks } from './receive-chunks.js';
 import { optionsAndStatus, serveListeners, type ServeListenersOptions } from './serve.js';
 import { ParkingLot } from '../sync/parking-lot.js';
 import type { SocketListener } from './socket-listener.js';
-import { SocketStream } from './socket-stream.js';
+import type { SocketStream } from './socket-stream.js';
 import { openTcpListeners, openTcpStream, type OpenTcpListenersOptions, type OpenTcpStreamOptions } from './tcp.js';
 
 const EMPTY = new Uint8Array(0);
 
+type WriteCallback = (error?: Error | null) => void;
+
 /** The Duplex the TLS engine reads ciphertext from and writes ciphertext to. */
 class CiphertextDuplex extends Duplex {
-  readonly outgoing: { chunk: Buffer; callback: (error?: Error | null) => void }[] = [];
+  /** Ciphertext the engine wrote and no task has sent yet, with the engine's write callbacks. */
+  readonly outgoing: { chunk: Buffer; callback: WriteCallback }[] = [];
+  /** The engine asked for ciphertext (`_read`) and has not refused any since (`push` → false). */
   readWanted = false;
-  readonly writer = new ParkingLot();
-  readonly reader = new ParkingLot();
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+  constructor(private readonly changed: () => void) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: WriteCallback): void {
     this.outgoing.push({ chunk, callback });
-    this.writer.unparkAll();
+    this.changed();
   }
 
   override _read(): void {
     this.readWanted = true;
-    this.reader.unparkAll();
+    this.changed();
   }
 
-  override _final(callback: (error?: Error | null) => void): void {
+  override _final(callback: WriteCallback): void {
     callback();
   }
 
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+  override _destroy(error: Error | null, callback: WriteCallback): void {
     for (const { callback: cb } of this.outgoing.splice(0)) cb(error ?? new Error('the TLS transport was closed'));
-    this.writer.unparkAll();
-    this.reader.unparkAll();
+    this.changed();
     callback(error);
   }
 }
@@ -80,234 +96,385 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
   readonly transportStream: T;
   /** Node's TLS socket (for `getPeerCertificate()`, `alpnProtocol`, `getProtocol()`, …). */
   readonly tlsSocket: tls.TLSSocket;
-  private readonly plain: SocketStream;
-  private readonly duplex = new CiphertextDuplex();
-  private readonly pumps = [new CancelScope(), new CancelScope()];
-  private readonly pumpsDone: Event[] = [new Event(), new Event()];
-  private readonly unwrapConflict = new ConflictDetector('this TLSStream is already being unwrapped');
+  private readonly duplex: CiphertextDuplex;
+  /** Unparked on every event of the engine, the duplex or a role. */
+  private readonly changed = new ParkingLot();
+  private readonly sendConflict = new ConflictDetector('another task is already sending on this TLSStream');
+  private readonly receiveConflict = new ConflictDetector('another task is already receiving on this TLSStream');
+  /** Tasks inside `drive` (a task about to write plaintext counts: it will send what that writes). */
+  private drivers = 0;
+  /** A task is in the transport's sendAll (or waitSendAllMightNotBlock). */
+  private sending = false;
+  /** The scope of the transport receive under way, cancelled to send what the engine wrote meanwhile. */
+  private receiveInterrupt: CancelScope | undefined;
+  /** Write callbacks handed back to the engine whose effect (maybe more ciphertext) is still to come. */
+  private completionsPending = 0;
+  private transportEnded = false;
+  /**
+   * A TLS 1.3 server's ciphertext from the end of its handshake (session tickets) is held until
+   * its first send, as Trio does (OpenSSL sends tickets the client is not reading yet: over a
+   * transport without buffering, both ends would block in a send).
+   */
+  private holdOutgoing = false;
   private closed = false;
   private secure = false;
-  /** The writer pump is inside `transport.sendAll` (the transport is not taking data right now). */
-  private sending = false;
   /** The event that says the handshake succeeded: a client's certificate check comes after 'secure'. */
   private readonly secureEvent: 'secure' | 'secureConnect';
+  /** Why the stream broke: the TLS engine's error, or the transport's. */
   private failure: Error | undefined;
 
   /**
-   * Starts TLS over `transport` (client side unless `serverSide`). Not a checkpoint; the
-   * handshake runs in the background from here on. Must be called inside `run()`.
+   * Sets TLS up over `transport` (client side unless `serverSide`). Not a checkpoint, and nothing
+   * is sent yet: the handshake runs in the first call that needs it. Must be called inside `run()`.
    */
   constructor(transport: T, options: TLSStreamOptions = {}) {
     if (!isSendStream(transport) || !isReceiveStream(transport)) {
       throw new TypeError(`TLSStream: transport must be a triode Stream, got ${describe(transport)}`);
     }
     options = checkOptions('TLSStream', options);
-    const runner = currentContext('new TLSStream').task.runner;
+    currentContext('new TLSStream');
     this.transportStream = transport;
+    this.duplex = new CiphertextDuplex(() => this.onChange());
     const { serverSide, ...tlsOptions } = options;
     this.tlsSocket = serverSide
       ? new tls.TLSSocket(this.duplex as never, { ...tlsOptions, isServer: true })
       : tls.connect({ ...tlsOptions, socket: this.duplex });
     this.secureEvent = serverSide ? 'secure' : 'secureConnect';
-    this.tlsSocket.once(this.secureEvent, () => (this.secure = true));
-    this.tlsSocket.on('error', (error: Error) => (this.failure ??= error));
-    this.plain = new SocketStream(this.tlsSocket);
-    runner.spawnSystemTask(() => this.pump(0, () => this.sendCiphertext()), [], 'TLSStream writer');
-    runner.spawnSystemTask(() => this.pump(1, () => this.receiveCiphertext()), [], 'TLSStream reader');
+    const wake = (): void => void this.changed.unparkAll();
+    this.tlsSocket.once(this.secureEvent, () => {
+      this.secure = true;
+      if (serverSide && this.tlsSocket.getProtocol() === 'TLSv1.3') this.holdOutgoing = true;
+      wake();
+    });
+    this.tlsSocket.on('error', (error: Error) => {
+      this.failure ??= error;
+      wake();
+    });
+    this.tlsSocket.on('readable', wake).on('end', wake).on('close', wake);
+    // Registered after the engine's own listener: the plaintext of a chunk is in the TLS socket's
+    // buffer by the time this runs.
+    this.duplex.on('data', wake).on('finish', wake);
   }
 
-  /** Runs one ciphertext pump until the stream closes; a transport failure breaks the TLS socket. */
-  private async pump(index: number, loop: () => Promise<void>): Promise<void> {
-    try {
-      await this.pumps[index]!.run(loop);
-    } catch (error) {
-      if (!isCancellation(error) && !this.closed) {
-        this.duplex.destroy(error instanceof Error ? error : new Error(String(error)));
-      }
-    } finally {
-      this.pumpsDone[index]!.set();
-    }
+  /** Something changed: wake the waiting tasks, and make sure new ciphertext has a sender. */
+  private onChange(): void {
+    this.changed.unparkAll();
+    // The only task in the stream is blocked receiving, and nobody sends: interrupt its receive
+    // so it sends first (the peer may be waiting for these bytes before it sends anything).
+    if (this.toSend() && !this.sending && this.drivers === 1) this.receiveInterrupt?.cancel();
   }
 
-  private async sendCiphertext(): Promise<void> {
-    const ctx = currentContext('TLSStream writer');
-    for (;;) {
-      while (this.duplex.outgoing.length === 0) await this.duplex.writer.parkWait(ctx, 'TLSStream writer').promise;
-      const batch = this.duplex.outgoing.splice(0);
-      const data = batch.length === 1 ? batch[0]!.chunk : Buffer.concat(batch.map((b) => b.chunk));
-      this.sending = true;
-      try {
-        await this.transportStream.sendAll(data);
-      } catch (error) {
-        for (const { callback } of batch) callback(error as Error);
-        throw error;
-      } finally {
-        this.sending = false;
-      }
-      for (const { callback } of batch) callback();
-    }
+  /** Whether the engine wrote ciphertext that is due to be sent. */
+  private toSend(): boolean {
+    return this.duplex.outgoing.length > 0 && !this.holdOutgoing;
   }
 
-  private async receiveCiphertext(): Promise<void> {
-    const ctx = currentContext('TLSStream reader');
-    for (;;) {
-      while (!this.duplex.readWanted) await this.duplex.reader.parkWait(ctx, 'TLSStream reader').promise;
-      // The peer's close-notify has been read: TLS is over in that direction, and whatever comes
-      // next on the transport is not ours to read (after unwrap it is the clear protocol's).
-      if (this.peerClosedTls()) return;
-      const chunk = await this.transportStream.receiveSome();
-      if (chunk.length === 0) {
-        if (!this.secure) throw brokenConnection('the transport reached its end before the TLS handshake finished');
-        this.duplex.push(null);
-        return;
-      }
-      this.duplex.readWanted = this.duplex.push(chunk);
-    }
+  private brokenError(): BrokenResourceError {
+    // The engine destroys its socket with the error at once and emits 'error' a tick later.
+    const cause = this.failure ?? this.tlsSocket.errored ?? undefined;
+    return brokenConnection(`the TLS connection broke: ${cause?.message ?? 'closed'}`, { cause });
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw closedConnection('this TLSStream was closed');
+  }
+
+  private broken(): boolean {
+    return this.failure !== undefined || this.tlsSocket.destroyed;
   }
 
   /**
-   * Whether the TLS engine has read the peer's close-notify. The engine ends the plaintext side
-   * (push(null)) synchronously while it processes the record, which the reader pump's push of
-   * that record triggers; `readableEnded` would only say so once the plaintext was consumed.
+   * Whether the TLS engine has read the peer's close-notify (or the transport's end). The engine
+   * ends the plaintext side (push(null)) synchronously while it processes the record;
+   * `readableEnded` would only say so once the plaintext was consumed.
    */
   private peerClosedTls(): boolean {
     const state = (this.tlsSocket as unknown as { _readableState?: { ended?: boolean } })._readableState;
     return state?.ended === true;
   }
 
-  private brokenError(): BrokenResourceError {
-    return brokenConnection(`the TLS connection broke: ${this.failure?.message ?? 'closed'}`, { cause: this.failure });
+  /**
+   * Moves ciphertext in the calling task until `done()`: sends what the engine wrote (unless
+   * another task is sending), receives while `wantRead()` and the engine asks for more (unless
+   * another task is receiving), and otherwise waits for the engine's next event. `start` runs
+   * first, counted as a driver (a plaintext write: this task sends what it produces). Returns
+   * whether the task blocked or yielded at all.
+   */
+  private async drive(
+    ctx: Context,
+    what: string,
+    done: () => boolean,
+    wantRead: () => boolean,
+    start?: () => void,
+  ): Promise<boolean> {
+    this.drivers++;
+    let yielded = false;
+    try {
+      start?.();
+      for (;;) {
+        this.checkOpen();
+        if (this.toSend() && !this.sending && !this.broken()) {
+          cancelPoint(ctx);
+          yielded = true;
+          await this.sendCiphertext();
+          continue;
+        }
+        if (done()) return yielded;
+        if (this.broken()) throw this.brokenError();
+        if (this.transportEnded && !this.secure && this.peerClosedTls()) {
+          this.fail(brokenConnection('the transport reached its end before the TLS handshake finished'));
+          throw this.brokenError();
+        }
+        yielded = true;
+        if (wantRead() && this.duplex.readWanted && this.receiveInterrupt === undefined && !this.transportEnded) {
+          cancelPoint(ctx);
+          await this.receiveCiphertext();
+        } else {
+          await this.changed.parkWait(ctx, what).promise;
+        }
+      }
+    } finally {
+      this.drivers--;
+      this.onChange();
+    }
+  }
+
+  /** Sends all the ciphertext the engine wrote, then hands the engine its write callbacks. */
+  private async sendCiphertext(): Promise<void> {
+    const batch = this.duplex.outgoing.splice(0);
+    const data = batch.length === 1 ? batch[0]!.chunk : Buffer.concat(batch.map((b) => b.chunk));
+    this.sending = true;
+    try {
+      await this.transportStream.sendAll(data);
+    } catch (error) {
+      // An unknown prefix of these records may be on the wire: the session cannot go on.
+      this.fail(isCancellation(error) ? new Error('a ciphertext send was cancelled part-way') : error);
+      throw error;
+    } finally {
+      this.sending = false;
+    }
+    this.completionsPending++;
+    for (const { callback } of batch) callback();
+    // The engine learns of the completion from a setImmediate queued by the callbacks above (Node's
+    // JSStreamSocket) and may write more then; this one runs after it.
+    setImmediate(() => {
+      this.completionsPending--;
+      this.onChange();
+    });
+  }
+
+  /** Receives one chunk of ciphertext into the engine, unless interrupted to send first. */
+  private async receiveCiphertext(): Promise<void> {
+    const interrupt = new CancelScope();
+    this.receiveInterrupt = interrupt;
+    let chunk: Uint8Array | undefined;
+    try {
+      chunk = await interrupt.run(() => this.transportStream.receiveSome());
+    } catch (error) {
+      if (!isCancellation(error)) this.fail(error);
+      throw error;
+    } finally {
+      this.receiveInterrupt = undefined;
+    }
+    if (chunk === undefined) return;
+    if (chunk.length === 0) {
+      // The engine decides what the end means: a clean end after the peer's last records, or a
+      // handshake cut short (then `drive` reports it).
+      this.transportEnded = true;
+      this.duplex.push(null);
+      return;
+    }
+    this.duplex.readWanted = this.duplex.push(chunk);
+  }
+
+  /** Marks the stream broken by `error` (the first reason wins) and fails the engine's writes. */
+  private fail(error: unknown): void {
+    this.failure ??= error instanceof Error ? error : new Error(String(error));
+    this.duplex.destroy(this.failure);
+  }
+
+  /** Drives until the handshake is done. */
+  private handshake(ctx: Context, what: string): Promise<boolean> {
+    return this.drive(ctx, what, () => this.secure && this.quiet(), () => !this.secure);
+  }
+
+  /** Nothing the engine wrote is waiting, and no completion can make it write more. */
+  private quiet(): boolean {
+    return !this.toSend() && this.completionsPending === 0;
   }
 
   /**
-   * Waits until the handshake is done; raises `BrokenResourceError` (cause: the TLS error) if it
-   * failed. Idempotent. A checkpoint; cancelling it does not stop the handshake.
+   * Performs the handshake if it has not happened yet, and waits until it has; raises
+   * `BrokenResourceError` (cause: the TLS error) if it failed. Idempotent. A checkpoint. A
+   * cancelled handshake can be resumed by the next call unless it was cancelled part-way through
+   * a send (then the stream is broken).
    */
   async doHandshake(): Promise<void> {
     const ctx = currentContext('TLSStream.doHandshake');
     cancelPoint(ctx);
-    if (this.closed) throw closedConnection('this TLSStream was closed');
-    while (!this.secure) {
-      if (this.failure !== undefined || this.tlsSocket.destroyed) throw this.brokenError();
-      const wake = (): void => {
-        cleanup();
-        wait.reschedule(undefined);
-      };
-      const cleanup = (): void => {
-        this.tlsSocket.off(this.secureEvent, wake).off('error', wake).off('close', wake);
-      };
-      const wait = blockTask(ctx, () => {
-        cleanup();
-        return Abort.SUCCEEDED;
-      }, 'TLSStream.doHandshake');
-      this.tlsSocket.once(this.secureEvent, wake).once('error', wake).once('close', wake);
-      await wait.promise;
+    this.checkOpen();
+    const yielded = await this.handshake(ctx, 'TLSStream.doHandshake');
+    if (!yielded) await schedulePoint(ctx);
+  }
+
+  /**
+   * Encrypts and sends every byte of `data` (after the handshake, which it performs if needed);
+   * returns once the transport took all of it. A checkpoint. Cancelled, some of `data` may still
+   * go out with a later call: treat the stream as unusable and close it.
+   */
+  async sendAll(data: Uint8Array): Promise<void> {
+    checkData('TLSStream.sendAll', data);
+    const ctx = currentContext('TLSStream.sendAll');
+    this.sendConflict.enter();
+    try {
+      cancelPoint(ctx);
+      this.checkOpen();
+      let yielded = await this.handshake(ctx, 'TLSStream.sendAll');
+      if (data.length > 0) {
+        if (!this.tlsSocket.writable) throw this.broken() ? this.brokenError() : closedConnection('this TLSStream already closed its sending side');
+        let written = false;
+        let writeError: Error | null | undefined;
+        const write = (): void => {
+          this.holdOutgoing = false;
+          this.tlsSocket.write(data, (error) => {
+            written = true;
+            writeError = error;
+            this.changed.unparkAll();
+          });
+        };
+        yielded = (await this.drive(ctx, 'TLSStream.sendAll', () => written, () => false, write)) || yielded;
+        if (writeError) {
+          this.checkOpen();
+          this.failure ??= writeError;
+          throw this.brokenError();
+        }
+      }
+      if (!yielded) await schedulePoint(ctx);
+    } finally {
+      this.sendConflict.exit();
     }
-    await checkpoint();
-  }
-
-  /** Encrypts and sends every byte of `data` (after the handshake). As `SocketStream.sendAll`. */
-  sendAll(data: Uint8Array): Promise<void> {
-    if (this.closed) return Promise.reject(closedConnection('this TLSStream was closed'));
-    return this.plain.sendAll(data);
-  }
-
-  /** As `SocketStream.waitSendAllMightNotBlock`. */
-  waitSendAllMightNotBlock(): Promise<void> {
-    if (this.closed) return Promise.reject(closedConnection('this TLSStream was closed'));
-    return this.plain.waitSendAllMightNotBlock();
   }
 
   /**
-   * Returns 1 to `maxBytes` bytes of plaintext; an empty array once the peer closed TLS (sent
-   * close-notify, or closed the transport). A cancelled call consumes nothing.
+   * Returns when a `sendAll` might not block: when the transport's does not (waiting first for
+   * a send of handshake data another call has under way). A checkpoint; cancellation is harmless.
    */
-  receiveSome(maxBytes?: number): Promise<Uint8Array> {
-    if (this.closed) return Promise.reject(closedConnection('this TLSStream was closed'));
-    return this.plain.receiveSome(maxBytes);
+  async waitSendAllMightNotBlock(): Promise<void> {
+    const ctx = currentContext('TLSStream.waitSendAllMightNotBlock');
+    this.sendConflict.enter();
+    try {
+      cancelPoint(ctx);
+      await this.drive(ctx, 'TLSStream.waitSendAllMightNotBlock', () => !this.sending, () => false);
+      this.sending = true;
+      try {
+        await this.transportStream.waitSendAllMightNotBlock();
+      } finally {
+        this.sending = false;
+        this.onChange();
+      }
+    } finally {
+      this.sendConflict.exit();
+    }
   }
 
   /**
-   * Sends close-notify and waits until it has been handed to the transport. With
-   * `skipWhileSending` (aclose) it is skipped, as Trio does, while the transport is in a send:
-   * the peer may not be reading, and waiting for it would make `aclose` hang.
+   * Returns 1 to `maxBytes` bytes of plaintext (performing the handshake first if needed); an
+   * empty array once the peer closed TLS (sent close-notify, or closed the transport). A
+   * checkpoint; a cancelled call consumes nothing.
    */
-  private async sendCloseNotify(skipWhileSending: boolean): Promise<void> {
-    if (!this.secure || this.failure !== undefined || this.tlsSocket.destroyed) return;
-    if (skipWhileSending && this.sending) return;
+  async receiveSome(maxBytes?: number): Promise<Uint8Array> {
+    const max = checkMaxBytes('TLSStream.receiveSome', maxBytes);
+    const ctx = currentContext('TLSStream.receiveSome');
+    this.receiveConflict.enter();
+    try {
+      cancelPoint(ctx);
+      this.checkOpen();
+      const yielded = await this.drive(
+        ctx,
+        'TLSStream.receiveSome',
+        () => this.secure && (this.tlsSocket.readableLength > 0 || this.peerClosedTls()),
+        () => !this.peerClosedTls(),
+      );
+      if (!yielded) await schedulePoint(ctx);
+      const chunk = this.tlsSocket.read() as Buffer | null;
+      if (chunk === null) return EMPTY;
+      if (chunk.length > max) this.tlsSocket.unshift(chunk.subarray(max));
+      return chunk.length > max ? chunk.subarray(0, max) : chunk;
+    } finally {
+      this.receiveConflict.exit();
+    }
+  }
+
+  /** Sends close-notify: drives until the engine's sending side is finished. */
+  private async sendCloseNotify(ctx: Context): Promise<void> {
+    this.holdOutgoing = false;
     if (!this.tlsSocket.writableEnded) this.tlsSocket.end();
-    if (this.duplex.writableFinished) return;
-    const ctx = currentContext('TLSStream.aclose');
-    const done = (): void => {
-      this.duplex.off('finish', done).off('close', done);
-      if (!wait.isSettled) wait.reschedule(undefined);
-    };
-    const wait = blockTask(ctx, () => {
-      this.duplex.off('finish', done).off('close', done);
-      return Abort.SUCCEEDED;
-    }, 'TLSStream close-notify');
-    this.duplex.once('finish', done).once('close', done);
-    await wait.promise;
+    await this.drive(ctx, 'TLSStream close-notify', () => this.duplex.writableFinished && this.quiet(), () => false);
   }
 
   /**
-   * Sends close-notify (skipped when cancelled: use `acloseForcefully` to skip it on purpose),
-   * then closes the TLS socket and the transport. Idempotent. Closes even when cancelled.
+   * Finishes the handshake if one is under way, sends close-notify (skipped when the stream is
+   * broken, when another task is in the middle of a send — the peer may not be reading, and
+   * waiting would make `aclose` hang, as in Trio — or when cancelled: use `acloseForcefully` to
+   * skip it on purpose), then closes the transport. Idempotent. Closes even when cancelled.
    */
   async aclose(): Promise<void> {
     if (this.closed) {
       await checkpoint();
       return;
     }
-    // A close-notify can only go out once the handshake is done: finish it first (as Trio does),
-    // so a peer that is still handshaking sees a clean end rather than a broken connection. A
-    // cancelled caller (acloseForcefully) skips both and closes at once, then raises.
-    let handshakeError: unknown;
-    if (!this.secure && this.failure === undefined && !this.tlsSocket.destroyed) {
+    const ctx = currentContext('TLSStream.aclose');
+    let cancelled: unknown;
+    if (!this.broken() && !this.sending) {
       try {
-        await this.doHandshake();
+        cancelPoint(ctx);
+        await this.handshake(ctx, 'TLSStream.aclose');
+        await this.sendCloseNotify(ctx);
       } catch (error) {
-        handshakeError = error;
+        // A broken or refused handshake leaves nothing to close politely; only a cancellation
+        // is the caller's to see.
+        if (isCancellation(error)) cancelled = error;
       }
     }
     this.closed = true;
-    try {
-      if (handshakeError === undefined) await this.sendCloseNotify(true);
-    } finally {
-      try {
-        await this.plain.aclose();
-      } finally {
-        for (const scope of this.pumps) scope.cancel('the TLSStream was closed');
-        await this.transportStream.aclose();
-      }
-    }
-    if (isCancellation(handshakeError)) throw handshakeError;
+    this.changed.unparkAll();
+    this.tlsSocket.destroy();
+    this.duplex.destroy();
+    await this.transportStream.aclose();
+    if (cancelled !== undefined) throw cancelled;
   }
 
   /**
-   * Ends TLS and hands back the transport: sends close-notify, waits for the peer's, stops the
-   * ciphertext pumps, and returns `[transportStream, trailingBytes]`. Plaintext the peer still
-   * sends before its close-notify raises `BrokenResourceError`. `trailingBytes` is always empty:
-   * Node's TLS engine keeps any bytes it read past the close-notify, so a protocol that continues
-   * in the clear must wait for the peer to acknowledge first. A checkpoint.
+   * Ends TLS and hands back the transport: sends close-notify, waits for the peer's, and returns
+   * `[transportStream, trailingBytes]`. Plaintext the peer still sends before its close-notify
+   * raises `BrokenResourceError`. `trailingBytes` is always empty: Node's TLS engine keeps any
+   * bytes it read past the close-notify, so a protocol that continues in the clear must wait for
+   * the peer to acknowledge first. A checkpoint.
    */
   async unwrap(): Promise<[T, Uint8Array]> {
-    this.unwrapConflict.enter();
+    const ctx = currentContext('TLSStream.unwrap');
+    this.receiveConflict.enter();
+    this.sendConflict.enter();
     try {
-      if (this.closed) throw closedConnection('this TLSStream was closed');
-      await this.doHandshake();
-      // Not skipped while the writer pump is mid-send, as aclose may: unwrap must send it (the
-      // peer waits for it), and it waits for the peer's anyway.
-      await this.sendCloseNotify(false);
-      const rest = await this.plain.receiveSome();
-      if (rest.length > 0) throw brokenConnection('unwrap: the peer sent data instead of closing TLS');
+      cancelPoint(ctx);
+      this.checkOpen();
+      await this.handshake(ctx, 'TLSStream.unwrap');
+      await this.sendCloseNotify(ctx);
+      await this.drive(
+        ctx,
+        'TLSStream.unwrap',
+        () => this.tlsSocket.readableLength > 0 || this.peerClosedTls(),
+        () => true,
+      );
+      if (this.tlsSocket.readableLength > 0) throw brokenConnection('unwrap: the peer sent data instead of closing TLS');
       this.closed = true;
-      for (const scope of this.pumps) scope.cancel('the TLSStream was unwrapped');
-      for (const done of this.pumpsDone) await done.wait();
+      this.changed.unparkAll();
       this.tlsSocket.destroy();
+      this.duplex.destroy();
       return [this.transportStream, EMPTY];
     } finally {
-      this.unwrapConflict.exit();
+      this.sendConflict.exit();
+      this.receiveConflict.exit();
     }
   }
 

@@ -264,7 +264,8 @@ export async function checkOneWayStream<S extends SendStream, R extends ReceiveS
         ),
       );
       await waitAllTasksBlocked();
-      await r.aclose();
+      // Forcefully, as in Trio's check: a polite close may need the idle peer (a TLS handshake).
+      await acloseForcefully(r);
     });
     await r.aclose();
     await expectError(ClosedResourceError, 'receiveSome after aclose raises ClosedResourceError', () => r.receiveSome());
@@ -350,14 +351,20 @@ export async function checkTwoWayStream<S extends Stream>(makePair: PairMaker<S,
     });
   });
 
-  // Closing one end: the other sees the end of stream (or a broken stream), never a hang.
+  // Closing one end: the other sees the end of stream (or a broken stream), never a hang. The
+  // close runs while the peer receives, as in Trio's check: a stream may need its peer to close
+  // politely (TLS finishes its handshake to send close-notify).
   await withPair(makePair, async (a, b) => {
-    await a.aclose();
-    try {
-      await expectEndOfStream(b, 'after the peer closes, receiveSome returns the end of stream');
-    } catch (error) {
-      if (!(error instanceof BrokenResourceError)) throw error;
-    }
+    await openNursery(async (nursery) => {
+      nursery.startSoon(async () => {
+        try {
+          await expectEndOfStream(b, 'after the peer closes, receiveSome returns the end of stream');
+        } catch (error) {
+          if (!(error instanceof BrokenResourceError)) throw error;
+        }
+      });
+      nursery.startSoon(() => a.aclose());
+    });
   });
 }
 

@@ -8,7 +8,9 @@ import {
   CancelScope,
   ClosedResourceError,
   TLSStream,
+  dumpTaskTree,
   failAfter,
+  lowlevel,
   openNursery,
   openTlsOverTcpStream,
   run,
@@ -34,8 +36,20 @@ function tlsOver<S extends Stream>(makeTransport: () => Promise<[S, S]>) {
   };
 }
 
+/** As Trio's clogged maker: the handshake done first, so a clogged send blocks on the transport. */
+function handshaken<S extends Stream>(makePair: () => Promise<[TLSStream<S>, TLSStream<S>]>) {
+  return async (): Promise<[TLSStream<S>, TLSStream<S>]> => {
+    const [a, b] = await makePair();
+    await openNursery(async (nursery) => {
+      nursery.startSoon(() => a.doHandshake());
+      nursery.startSoon(() => b.doHandshake());
+    });
+    return [a, b];
+  };
+}
+
 test('TLSStream over TCP passes checkTwoWayStream', real(async () => {
-  await checkTwoWayStream(tlsOver(tcpPair), tlsOver(tcpPair));
+  await checkTwoWayStream(tlsOver(tcpPair), handshaken(tlsOver(tcpPair)));
 }));
 
 test('TLSStream over an in-memory pair passes checkTwoWayStream (any Stream is a transport)', real(async () => {
@@ -52,8 +66,13 @@ test('TLSStream over a lockstep pair: no buffering anywhere, still no deadlock',
     assert.is(text(await b.receiveSome()), 'ping');
     await b.sendAll(bytes('pong'));
   });
-  await a.aclose();
-  await b.aclose();
+  // Over a transport without buffering a close-notify goes out only while the peer receives (as
+  // in Trio): one end closes while the other reads the end of stream, then closes.
+  await openNursery(async (nursery) => {
+    nursery.startSoon(() => a.aclose());
+    assert.is((await b.receiveSome()).length, 0);
+    await b.aclose();
+  });
 }));
 
 test('doHandshake: explicit, idempotent, reports the peer certificate; an untrusted certificate breaks it', real(async () => {
@@ -71,14 +90,18 @@ test('doHandshake: explicit, idempotent, reports the peer certificate; an untrus
   const [x, y] = await memoryStreamPair();
   const client = new TLSStream(x, { servername: 'localhost' }); // no ca: the certificate is not trusted
   const server = new TLSStream(y, { serverSide: true, key, cert });
-  const error = await rejection(client.doHandshake());
-  assert.instance(error, BrokenResourceError);
-  assert.match(String(((error as Error).cause as Error).message), /self.signed|unable to verify|certificate/i);
-  await client.aclose();
+  await openNursery(async (nursery) => {
+    // The server's handshake runs in its own calls too: it breaks once the client gives up.
+    nursery.startSoon(async () => assert.instance(await rejection(server.doHandshake()), BrokenResourceError));
+    const error = await rejection(client.doHandshake());
+    assert.instance(error, BrokenResourceError);
+    assert.match(String(((error as Error).cause as Error).message), /self.signed|unable to verify|certificate/i);
+    await client.aclose();
+  });
   await server.aclose();
 }));
 
-test('a cancelled doHandshake and a cancelled receiveSome lose nothing', real(async () => {
+test('a cancelled doHandshake and a cancelled receiveSome lose nothing (the handshake resumes)', real(async () => {
   const [x, y] = memoryStreamPair();
   const a = new TLSStream(x, { servername: 'localhost', ca: cert });
   const scope = new CancelScope();
@@ -89,7 +112,11 @@ test('a cancelled doHandshake and a cancelled receiveSome lose nothing', real(as
   });
   assert.ok(scope.cancelledCaught);
   const b = new TLSStream(y, { serverSide: true, key, cert });
-  await a.doHandshake(); // the cancelled wait did not stop the handshake
+  // The cancelled handshake resumes where it stopped (its ClientHello is already out).
+  await openNursery(async (nursery) => {
+    nursery.startSoon(() => b.doHandshake());
+    await a.doHandshake();
+  });
   const receiveScope = new CancelScope();
   await openNursery(async (nursery) => {
     nursery.startSoon(() => receiveScope.run(() => b.receiveSome()));
@@ -174,6 +201,67 @@ test('openTlsOverTcpStream and serveTlsOverTcp under nursery.start', real(async 
     nursery.cancelScope.cancel();
   });
 }));
+
+test('TLSStream has no task of its own: the transport is driven in the caller\'s task, under its scopes', real(async () => {
+  const [x, y] = memoryStreamPair();
+  const callers = new Set<unknown>();
+  const transportTasks: unknown[] = [];
+  // The pair's own hooks move the bytes across; each is wrapped to note the task it runs in.
+  for (const end of [x, y]) {
+    const { sendStream, receiveStream } = end;
+    const send = sendStream.sendAllHook;
+    const receive = receiveStream.receiveSomeHook;
+    sendStream.sendAllHook = async () => {
+      transportTasks.push(lowlevel.currentTask());
+      await send?.();
+    };
+    receiveStream.receiveSomeHook = async () => {
+      transportTasks.push(lowlevel.currentTask());
+      await receive?.();
+    };
+  }
+  const [a, b] = [new TLSStream(x, { servername: 'localhost', ca: cert }), new TLSStream(y, { serverSide: true, key, cert })];
+  await openNursery(async (nursery) => {
+    nursery.startSoon(async () => {
+      callers.add(lowlevel.currentTask());
+      await a.sendAll(bytes('hello'));
+      await a.aclose();
+    });
+    nursery.startSoon(async () => {
+      callers.add(lowlevel.currentTask());
+      assert.is(text(await b.receiveSome()), 'hello');
+      assert.is((await b.receiveSome()).length, 0);
+      // No ciphertext pump anywhere in the tree: the stream has no task of its own.
+      assert.not.match(dumpTaskTree(), /TLSStream (reader|writer)/);
+      await b.aclose();
+    });
+  });
+  assert.ok(transportTasks.length > 4, 'the transport was used');
+  assert.ok(transportTasks.every((task) => callers.has(task)), 'every transport operation ran in a caller\'s task');
+
+  // A receive blocked on the transport is cancelled by the caller's deadline, like any receive.
+  const [p, q] = memoryStreamPair();
+  const [c, d] = [new TLSStream(p, { servername: 'localhost', ca: cert }), new TLSStream(q, { serverSide: true, key, cert })];
+  await openNursery(async (nursery) => {
+    nursery.startSoon(() => d.doHandshake());
+    await c.doHandshake();
+  });
+  const scope = new CancelScope({ relativeDeadline: 20 });
+  await scope.run(() => c.receiveSome());
+  assert.ok(scope.cancelledCaught);
+  await openNursery(async (nursery) => {
+    nursery.startSoon(() => d.sendAll(bytes('after')));
+    assert.is(text(await c.receiveSome()), 'after');
+  });
+  await acloseBoth(c, d);
+}));
+
+async function acloseBoth(a: TLSStream, b: TLSStream): Promise<void> {
+  await openNursery(async (nursery) => {
+    nursery.startSoon(() => a.aclose());
+    nursery.startSoon(() => b.aclose());
+  });
+}
 
 test('TLSStream checks its transport', real(async () => {
   assert.throws(() => new TLSStream({} as never), /transport must be a triode Stream/);
