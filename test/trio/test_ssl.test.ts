@@ -4,18 +4,14 @@
  * triode stream, here in-memory pairs. Real time (the TLS engine works off the event loop) under
  * `failAfter`.
  *
- * Deviations: the end of the transport without a close-notify reads as a clean end of stream
- * (Node's TLS engine does not report truncation; Trio raises BrokenResourceError).
- *
  * Ciphertext moves only inside the callers' own calls, as in Trio (no task of the stream's own),
- * so these cases hold as Trio states them: a transport error reaches the task that met it as
- * it was raised, and a close racing the end of the server's handshake reads as a clean end.
+ * so these cases hold as Trio states them: a transport error reaches the task that met it as it
+ * was raised, a close racing the end of the server's handshake reads as a clean end, and a
+ * transport that ends without a close-notify is a broken stream (clean in `httpsCompatible` mode).
  *
  * Not carried over, and why:
  * - test_PyOpenSSLEchoStream_*, test_renegotiation_*, test_resource_busy_errors on PyOpenSSL:
  *   they need PyOpenSSL (and TLS 1.2 renegotiation, which Node's TLS 1.3 default refuses).
- * - test_ssl_https_compatibility_disagreement, test_https_mode_eof_before_handshake,
- *   test_ssl_bad_shutdown_but_its_ok: Trio's `https_compatible` flag; triode has no such mode.
  * - test_selected_alpn/npn_*, test_get_channel_binding_*: `tlsStream.tlsSocket` is Node's
  *   TLSSocket, whose own accessors answer these (`alpnProtocol`, `getFinished()`).
  * - test_wait_writable_calls_underlying_wait_writable, test_SSLStream_generic,
@@ -181,22 +177,63 @@ test('test_ssl_over_ssl', real(async () => {
   for (const s of [client2, server2]) await acloseForcefully(s);
 }));
 
-test('test_ssl_bad_shutdown (triode: a transport end without close-notify reads as the end)', real(async () => {
+test('test_ssl_bad_shutdown', real(async () => {
   const [client, server] = memoryTlsPair();
   await openNursery(async (nursery) => {
     nursery.startSoon(() => client.doHandshake());
     nursery.startSoon(() => server.doHandshake());
   });
   await acloseForcefully(client);
-  // Trio raises BrokenResourceError here (a truncation). Node's TLS engine reports the end of the
-  // transport without a close-notify as a plain end of stream, and triode cannot tell the two
-  // apart below it: the server reads the end, and a send then finds the transport closed.
+  // The transport ended without a close-notify: the server sees a broken stream.
+  assert.instance(await rejection(server.receiveSome(10)), BrokenResourceError);
+  assert.instance(await rejection(server.sendAll(new Uint8Array(10))), BrokenResourceError);
+  await server.aclose();
+}));
+
+test('test_ssl_bad_shutdown_but_its_ok', real(async () => {
+  const [a, b] = memoryStreamPair();
+  const client = new TLSStream(a, { ...clientOptions, httpsCompatible: true });
+  const server = new TLSStream(b, { key, cert, serverSide: true, httpsCompatible: true });
+  await openNursery(async (nursery) => {
+    nursery.startSoon(() => client.doHandshake());
+    nursery.startSoon(() => server.doHandshake());
+  });
+  await acloseForcefully(client);
+  // The server sees that as a clean shutdown.
   assert.is((await server.receiveSome(10)).length, 0);
-  // A send into the dead transport fails — the first one, or (when the TLS engine buffered it
-  // before its writer found the transport gone) the next.
-  let sendError: unknown;
-  for (let i = 0; i < 20 && sendError === undefined; i++) sendError = await server.sendAll(new Uint8Array(10)).then(() => undefined, (e: unknown) => e);
-  assert.instance(sendError, BrokenResourceError);
+  assert.instance(await rejection(server.sendAll(new Uint8Array(10))), BrokenResourceError);
+  await server.aclose();
+}));
+
+test('test_ssl_https_compatibility_disagreement', real(async () => {
+  const [a, b] = memoryStreamPair();
+  const client = new TLSStream(a, { ...clientOptions, httpsCompatible: true });
+  const server = new TLSStream(b, { key, cert, serverSide: true });
+  await openNursery(async (nursery) => {
+    nursery.startSoon(() => client.doHandshake());
+    nursery.startSoon(() => server.doHandshake());
+  });
+  // The client in HTTPS mode closes without close-notify: an error on the server, caused by the
+  // end of the transport.
+  await openNursery(async (nursery) => {
+    nursery.startSoon(() => client.aclose());
+    nursery.startSoon(async () => {
+      const error = await rejection(server.receiveSome(10));
+      assert.instance(error, BrokenResourceError);
+      assert.match(String(((error as Error).cause as Error)?.message), /without a TLS close-notify/);
+    });
+  });
+  await server.aclose();
+}));
+
+test('test_https_mode_eof_before_handshake', real(async () => {
+  const [a, b] = memoryStreamPair();
+  const client = new TLSStream(a, { ...clientOptions, httpsCompatible: true });
+  const server = new TLSStream(b, { key, cert, serverSide: true, httpsCompatible: true });
+  await openNursery(async (nursery) => {
+    nursery.startSoon(() => client.aclose());
+    nursery.startSoon(async () => assert.is((await server.receiveSome(10)).length, 0));
+  });
   await server.aclose();
 }));
 

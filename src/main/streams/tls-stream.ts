@@ -88,6 +88,13 @@ class CiphertextDuplex extends Duplex {
 export interface TLSStreamOptions extends tls.ConnectionOptions {
   /** True for the server end of the connection (then `key`/`cert` or `secureContext` are needed). */
   serverSide?: boolean;
+  /**
+   * Trio's `https_compatible`: `aclose` closes the transport without sending close-notify, and a
+   * transport that ends without one (or before the handshake) reads as a clean end of stream —
+   * what HTTPS peers do. Default false: such an end raises `BrokenResourceError`, since an
+   * attacker on the path can cut a stream short that way.
+   */
+  httpsCompatible?: boolean;
 }
 
 /** A TLS connection over a triode `Stream`. */
@@ -120,6 +127,7 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
   private secure = false;
   /** The event that says the handshake succeeded: a client's certificate check comes after 'secure'. */
   private readonly secureEvent: 'secure' | 'secureConnect';
+  private readonly httpsCompatible: boolean;
   /** Why the stream broke: the TLS engine's error, or the transport's. */
   private failure: Error | undefined;
 
@@ -135,7 +143,11 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
     currentContext('new TLSStream');
     this.transportStream = transport;
     this.duplex = new CiphertextDuplex(() => this.onChange());
-    const { serverSide, ...tlsOptions } = options;
+    const { serverSide, httpsCompatible, ...tlsOptions } = options;
+    if (httpsCompatible !== undefined && typeof httpsCompatible !== 'boolean') {
+      throw new TypeError(`TLSStream: options.httpsCompatible must be a boolean, got ${describe(httpsCompatible)}`);
+    }
+    this.httpsCompatible = httpsCompatible === true;
     this.tlsSocket = serverSide
       ? new tls.TLSSocket(this.duplex as never, { ...tlsOptions, isServer: true })
       : tls.connect({ ...tlsOptions, socket: this.duplex });
@@ -278,9 +290,16 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
     }
     if (chunk === undefined) return;
     if (chunk.length === 0) {
-      // The engine decides what the end means: a clean end after the peer's last records, or a
-      // handshake cut short (then `drive` reports it).
       this.transportEnded = true;
+      // Reading stops at the peer's close-notify, so an end read after the handshake came without
+      // one: the data may have been cut short by anyone on the path (Trio raises too). Plaintext
+      // already decrypted is still returned first.
+      if (this.secure && !this.httpsCompatible) {
+        this.failure ??= brokenConnection('the peer closed the transport without a TLS close-notify (the data may be truncated)');
+        return;
+      }
+      // During the handshake the engine reports the end itself (then `drive` raises); after it,
+      // in HTTPS mode, the engine ends the plaintext side.
       this.duplex.push(null);
       return;
     }
@@ -389,12 +408,20 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
     try {
       cancelPoint(ctx);
       this.checkOpen();
-      const yielded = await this.drive(
-        ctx,
-        'TLSStream.receiveSome',
-        () => this.secure && (this.tlsSocket.readableLength > 0 || this.peerClosedTls()),
-        () => !this.peerClosedTls(),
-      );
+      let yielded: boolean;
+      try {
+        yielded = await this.drive(
+          ctx,
+          'TLSStream.receiveSome',
+          () => this.secure && (this.tlsSocket.readableLength > 0 || this.peerClosedTls()),
+          () => !this.peerClosedTls(),
+        );
+      } catch (error) {
+        // In HTTPS mode the transport's end is the end of stream, even before the handshake.
+        if (!(this.httpsCompatible && this.transportEnded && !this.closed && !isCancellation(error))) throw error;
+        await checkpoint();
+        return EMPTY;
+      }
       if (!yielded) await schedulePoint(ctx);
       const chunk = this.tlsSocket.read() as Buffer | null;
       if (chunk === null) return EMPTY;
@@ -413,8 +440,8 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
   }
 
   /**
-   * Finishes the handshake if one is under way, sends close-notify (skipped when the stream is
-   * broken, when another task is in the middle of a send — the peer may not be reading, and
+   * Finishes the handshake if one is under way, sends close-notify (skipped in HTTPS mode, when
+   * the stream is broken, when another task is in the middle of a send — the peer may not be reading, and
    * waiting would make `aclose` hang, as in Trio — or when cancelled: use `acloseForcefully` to
    * skip it on purpose), then closes the transport. Idempotent. Closes even when cancelled.
    */
@@ -425,7 +452,7 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
     }
     const ctx = currentContext('TLSStream.aclose');
     let cancelled: unknown;
-    if (!this.broken() && !this.sending) {
+    if (!this.broken() && !this.sending && !this.httpsCompatible) {
       try {
         cancelPoint(ctx);
         await this.handshake(ctx, 'TLSStream.aclose');
@@ -491,7 +518,7 @@ export class TLSStream<T extends Stream = Stream> implements Stream {
 export class TLSListener<T extends Stream = Stream> implements Listener<TLSStream<T>> {
   constructor(
     readonly transportListener: Listener<T>,
-    readonly tlsOptions: tls.TlsOptions,
+    readonly tlsOptions: tls.TlsOptions & Pick<TLSStreamOptions, 'httpsCompatible'>,
   ) {
     if (typeof (transportListener as Listener<T> | null)?.accept !== 'function') {
       throw new TypeError(`TLSListener: transportListener must be a Listener, got ${describe(transportListener)}`);
@@ -525,7 +552,7 @@ export class TLSListener<T extends Stream = Stream> implements Listener<TLSStrea
 export async function openTlsOverTcpStream(
   host: string,
   port: number,
-  tlsOptions: tls.ConnectionOptions & OpenTcpStreamOptions = {},
+  tlsOptions: tls.ConnectionOptions & OpenTcpStreamOptions & Pick<TLSStreamOptions, 'httpsCompatible'> = {},
 ): Promise<TLSStream<SocketStream>> {
   const { happyEyeballsDelayMs, localAddress, ...options } = tlsOptions;
   const tcp = await openTcpStream(host, port, {
@@ -546,7 +573,7 @@ export type ServeTlsOverTcpOptions = OpenTcpListenersOptions & ServeListenersOpt
 export async function serveTlsOverTcp(
   handler: (stream: TLSStream<SocketStream>) => unknown,
   port: number,
-  tlsOptions: tls.TlsOptions,
+  tlsOptions: tls.TlsOptions & Pick<TLSStreamOptions, 'httpsCompatible'>,
   options?: ServeTlsOverTcpOptions | TaskStatus<TLSListener<SocketStream>[]>,
   taskStatus?: TaskStatus<TLSListener<SocketStream>[]>,
 ): Promise<never> {
