@@ -1,8 +1,12 @@
-// bench/channels: triode's memory channels and Lock against Effection's queue and plain promises.
+// bench/channels: triode's memory channels and Lock against plain promises (a lean hand-written
+// queue and mutex), Effect 4's Queue and Semaphore, and Effection 4's queue.
 //   npm run bench:channels
+// Peers run in the same process, interleaved round by round; outside a run triode's
+// AsyncLocalStorage is disabled, so the plain-promise baselines pay no hook.
+import { Effect, Fiber, Queue, Semaphore } from 'effect';
 import * as effection from 'effection';
 import { Lock, openMemoryChannel, openNursery, run } from 'triode';
-import { median, printTable, type Row } from './harness.js';
+import { interleaved, printTable, type Row } from './harness.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const MESSAGES = 200_000;
@@ -125,6 +129,42 @@ async function effectionQueue(pairs: number): Promise<number> {
   });
 }
 
+async function effectQueue(size: number, pairs: number): Promise<number> {
+  // Effect's smallest bounded queue holds one value (no rendezvous): measured at 1 for the 0 rows.
+  return Effect.runPromise(Effect.gen(function* () {
+    const per = Math.floor(MESSAGES / pairs);
+    const t0 = performance.now();
+    const fibers: Fiber.Fiber<void>[] = [];
+    for (let p = 0; p < pairs; p++) {
+      const queue = yield* Queue.bounded<number>(Math.max(1, size));
+      fibers.push(yield* Effect.forkChild(Effect.gen(function* () {
+        for (let i = 0; i < per; i++) yield* Queue.offer(queue, i);
+      })));
+      fibers.push(yield* Effect.forkChild(Effect.gen(function* () {
+        for (let i = 0; i < per; i++) yield* Queue.take(queue);
+      })));
+    }
+    yield* Fiber.joinAll(fibers);
+    return rate(per * pairs, t0);
+  }));
+}
+
+async function effectLock(): Promise<number> {
+  return Effect.runPromise(Effect.gen(function* () {
+    const semaphore = yield* Semaphore.make(1);
+    const acquireRelease = Semaphore.withPermit(semaphore)(Effect.void);
+    const t0 = performance.now();
+    const fibers: Fiber.Fiber<void>[] = [];
+    for (let t = 0; t < LOCK_TASKS; t++) {
+      fibers.push(yield* Effect.forkChild(Effect.gen(function* () {
+        for (let i = 0; i < LOCK_ROUNDS; i++) yield* acquireRelease;
+      })));
+    }
+    yield* Fiber.joinAll(fibers);
+    return rate(LOCK_TASKS * LOCK_ROUNDS, t0);
+  }));
+}
+
 async function triodeLock(): Promise<number> {
   return run(async () => {
     const lock = new Lock();
@@ -166,28 +206,26 @@ async function main(): Promise<void> {
       rows.push({
         case: `${label}, ${pairs} pair${pairs > 1 ? 's' : ''}`,
         unit: 'msgs/s',
-        results: {
-          triode: await median(RUNS, () => triodeChannel(size, pairs)),
-          'plain promises': await median(RUNS, () => promiseChannel(size, pairs)),
-          effection: await median(RUNS, () => effectionQueue(pairs)),
-        },
+        ...(await interleaved(RUNS, {
+          triode: () => triodeChannel(size, pairs),
+          'plain promises': () => promiseChannel(size, pairs),
+          effect: () => effectQueue(size, pairs),
+          effection: () => effectionQueue(pairs),
+        })),
       });
     }
   }
   rows.push({
     case: `lock acquire+release, ${LOCK_TASKS} tasks`,
     unit: 'pairs/s',
-    results: {
-      triode: await median(RUNS, triodeLock),
-      'plain promises': await median(RUNS, promiseLock),
-      effection: NaN,
-    },
+    ...(await interleaved(RUNS, { triode: triodeLock, 'plain promises': promiseLock, effect: effectLock })),
   });
   printTable('bench/channels', rows, 'triode', 'higher');
   console.log(
     `\n${MESSAGES} messages per case. "plain promises": a hand-written bounded promise queue / FIFO mutex.\n` +
+      'Effect 4: Queue.bounded (capacity 1 for the rendezvous rows: it has no 0), Semaphore.withPermit as the lock.\n' +
       'Effection 4 has no bounded channel and no lock: its createQueue (unbounded, add() never waits) is\n' +
-      'measured for every channel row, yielding after each add so the consumer runs; no lock (NaN).',
+      'measured for every channel row, yielding after each add so the consumer runs; no lock (n/a).',
   );
 }
 

@@ -8,13 +8,40 @@ export interface Row {
   unit: string;
   /** One measurement per peer; lower is better. */
   results: Record<string, number>;
+  /** Per peer, the spread of the runs behind the median: (max − min) / median. Printed as ±%. */
+  spreads?: Record<string, number>;
+}
+
+function medianOf(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/**
+ * Measures every peer once per round, `runs` rounds, peers interleaved (so drift in the machine's
+ * load hits all of them alike); returns each peer's median and spread, ready for a Row.
+ */
+export async function interleaved(
+  runs: number,
+  peers: Record<string, () => Promise<number>>,
+): Promise<Pick<Row, 'results' | 'spreads'>> {
+  const samples: Record<string, number[]> = {};
+  for (let round = 0; round < runs; round++) {
+    for (const [name, fn] of Object.entries(peers)) (samples[name] ??= []).push(await fn());
+  }
+  const results: Record<string, number> = {};
+  const spreads: Record<string, number> = {};
+  for (const [name, xs] of Object.entries(samples)) {
+    results[name] = medianOf(xs);
+    spreads[name] = (Math.max(...xs) - Math.min(...xs)) / results[name]!;
+  }
+  return { results, spreads };
 }
 
 export async function median(runs: number, fn: () => Promise<number>): Promise<number> {
   const values: number[] = [];
   for (let i = 0; i < runs; i++) values.push(await fn());
-  values.sort((a, b) => a - b);
-  return values[Math.floor(values.length / 2)]!;
+  return medianOf(values);
 }
 
 export function gc(): void {
@@ -56,14 +83,14 @@ export function printTable(title: string, rows: Row[], base = 'triode', better: 
     `\n${title}  (node ${process.version}, ${availableParallelism()} cores, medians of ${process.env.BENCH_RUNS ?? 5} runs; ` +
       `${better} is better; ratio > 1 means ${base} is ahead)`,
   );
-  const peers = Object.keys(rows[0]!.results);
+  const peers = [...new Set(rows.flatMap((r) => Object.keys(r.results)))];
   const header = ['case', 'unit', ...peers, ...peers.filter((p) => p !== base).map((p) => `vs ${p}`)];
   const body = rows.map((r) => [
     r.case,
     r.unit,
-    ...peers.map((p) => fmt(r.results[p]!)),
+    ...peers.map((p) => fmt(r.results[p] ?? NaN) + (r.spreads?.[p] !== undefined && Number.isFinite(r.spreads[p]) ? ` ±${Math.round((r.spreads[p]! * 100) / 2)}%` : '')),
     ...peers.filter((p) => p !== base).map((p) => {
-      const x = ratio(r.results[p]!, r.results[base]!);
+      const x = ratio(r.results[p] ?? NaN, r.results[base]!);
       return Number.isNaN(x) ? 'n/a' : `${x.toFixed(2)}x`;
     }),
   ]);

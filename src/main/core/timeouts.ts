@@ -24,13 +24,18 @@ function scopeFor(where: string, deadline: number, fn: unknown, options: Timeout
  * Runs `fn(scope)` and cancels it at `deadline` (ms on the run's clock). Resolves with its value,
  * or `undefined` if the deadline cancelled it (`scope.cancelledCaught` tells which).
  */
-export async function moveOnAt<T>(
+export function moveOnAt<T>(
   deadline: number,
   fn: (scope: CancelScope) => Promise<T> | T,
   options: TimeoutOptions = {},
 ): Promise<T | undefined> {
-  checkDeadline('moveOnAt', 'deadline', deadline);
-  return scopeFor('moveOnAt', deadline, fn, options).run(fn);
+  try {
+    checkDeadline('moveOnAt', 'deadline', deadline);
+    const ctx = currentContext('moveOnAt');
+    return scopeFor('moveOnAt', deadline, fn, options).runIn(ctx, fn);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /**
@@ -42,14 +47,20 @@ export async function moveOnAt<T>(
  * if (reply === undefined) console.log('no reply within 500 ms');
  * ```
  */
-export async function moveOnAfter<T>(
+export function moveOnAfter<T>(
   ms: number,
   fn: (scope: CancelScope) => Promise<T> | T,
   options: TimeoutOptions = {},
 ): Promise<T | undefined> {
-  checkDuration('moveOnAfter', 'ms', ms);
-  const now = currentContext('moveOnAfter').task.runner.clock.currentTime();
-  return scopeFor(`moveOnAfter(${ms})`, now + ms, fn, options).run(fn);
+  // Not an async function: the scope's own frame is the only one (a timeout per task is common).
+  try {
+    checkDuration('moveOnAfter', 'ms', ms);
+    const ctx = currentContext('moveOnAfter');
+    const now = ctx.task.runner.clock.currentTime();
+    return scopeFor(`moveOnAfter(${ms})`, now + ms, fn, options).runIn(ctx, fn);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** Like `moveOnAt`, but rejects with `TooSlowError` if the deadline cancelled the body. */

@@ -6,11 +6,10 @@
  */
 import { WouldBlock } from '../../shared/errors.js';
 import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
-import { currentContext } from '../core/context.js';
+import { currentContext, type Context } from '../core/context.js';
 import type { Task } from '../core/task.js';
-import { checkInteger } from '../core/validate.js';
+import { checkFunction, checkInteger } from '../core/validate.js';
 import { ParkingLot } from './parking-lot.js';
-import { useAcquired } from './use.js';
 
 export interface CapacityLimiterStatistics {
   borrowedTokens: number;
@@ -59,8 +58,13 @@ export class CapacityLimiter {
     const available = this._totalTokens - this.borrowers.size;
     if (available <= 0) return;
     for (const task of this.lot.unpark(available)) {
-      this.borrowers.add(this.pending.get(task));
-      this.pending.delete(task);
+      // A task waiting for itself (acquire, use) has no entry: it is its own borrower.
+      if (this.pending.size > 0 && this.pending.has(task)) {
+        this.borrowers.add(this.pending.get(task));
+        this.pending.delete(task);
+      } else {
+        this.borrowers.add(task);
+      }
     }
   }
 
@@ -93,25 +97,39 @@ export class CapacityLimiter {
   }
 
   /** Waits for a token for `borrower`. A checkpoint; a cancelled wait takes no token. */
-  async acquireOnBehalfOf(borrower: unknown): Promise<void> {
-    const ctx = currentContext('CapacityLimiter.acquireOnBehalfOf');
+  acquireOnBehalfOf(borrower: unknown): Promise<void> {
+    try {
+      return this.startAcquire(currentContext('CapacityLimiter.acquireOnBehalfOf'), borrower) ?? Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * The cancel point and the token: taken now (then the caller's await is the schedule point, or
+   * the returned promise when it is the event loop's turn), or a promise of it. No async frame
+   * of its own for the calling task's token — a limiter queues many tasks at once.
+   */
+  private startAcquire(ctx: Context, borrower: unknown): Promise<void> | undefined {
     cancelPoint(ctx);
     if (this.borrowers.has(borrower)) {
       throw new Error("CapacityLimiter: this borrower already holds one of this limiter's tokens");
     }
     if (this.borrowers.size < this._totalTokens && this.lot.size === 0) {
       this.borrowers.add(borrower);
-      const macrotask = schedulePoint(ctx);
-      if (macrotask !== undefined) await macrotask;
-      return;
+      return schedulePoint(ctx);
     }
+    if (borrower === ctx.task) return this.lot.parkWait(ctx, 'CapacityLimiter.acquire').promise as Promise<void>;
+    return this.parkOnBehalfOf(ctx, borrower);
+  }
+
+  private parkOnBehalfOf(ctx: Context, borrower: unknown): Promise<void> {
+    const wait = this.lot.parkWait(ctx, 'CapacityLimiter.acquire');
     this.pending.set(ctx.task, borrower);
-    try {
-      await this.lot.parkWait(ctx, 'CapacityLimiter.acquire').promise;
-    } catch (error) {
+    return (wait.promise as Promise<void>).catch((error: unknown) => {
       this.pending.delete(ctx.task);
       throw error;
-    }
+    });
   }
 
   /** Returns the calling task's token. Throws if it holds none. */
@@ -129,8 +147,15 @@ export class CapacityLimiter {
 
   /** Acquires a token for the calling task, runs `fn`, releases. A checkpoint. */
   async use<T>(fn: () => Promise<T> | T): Promise<T> {
-    const task = currentContext('CapacityLimiter.use').task;
-    return useAcquired('CapacityLimiter.use', () => this.acquireOnBehalfOf(task), () => this.releaseOnBehalfOf(task), fn);
+    // One async frame per use (not the shared useAcquired's three): a limiter queues many tasks.
+    const ctx = currentContext('CapacityLimiter.use');
+    checkFunction('CapacityLimiter.use', 'fn', fn);
+    await this.startAcquire(ctx, ctx.task);
+    try {
+      return await fn();
+    } finally {
+      this.releaseOnBehalfOf(ctx.task);
+    }
   }
 
   statistics(): CapacityLimiterStatistics {

@@ -255,4 +255,28 @@ test('CapacityLimiter: a cancelled acquire takes no token (the cancelled twin)',
   assert.is(limiter.statistics().tasksWaiting, 0);
 }));
 
+test('CapacityLimiter.use: a task cancelled while queued takes no token; the queue keeps its order', mock(async () => {
+  const limiter = new CapacityLimiter(1);
+  const order: string[] = [];
+  let running = 0;
+  let most = 0;
+  const job = (name: string) => async () => {
+    running++;
+    most = Math.max(most, running);
+    await sleep(1);
+    order.push(name);
+    running--;
+  };
+  await openNursery(async (n) => {
+    for (const name of ['a', 'b', 'c', 'd']) {
+      if (name === 'c') n.startSoon(() => moveOnAfter(0.5, () => limiter.use(job(name))));
+      else n.startSoon(() => limiter.use(job(name)));
+    }
+  });
+  assert.equal(order, ['a', 'b', 'd']);
+  assert.is(most, 1);
+  assert.is(limiter.borrowedTokens, 0);
+  assert.is(limiter.statistics().tasksWaiting, 0);
+}));
+
 test.run();
