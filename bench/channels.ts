@@ -209,6 +209,8 @@ async function main(): Promise<void> {
         ...(await interleaved(RUNS, {
           triode: () => triodeChannel(size, pairs),
           'plain promises': () => promiseChannel(size, pairs),
+          // The same queue inside a run: on Node < 24 it pays triode's AsyncLocalStorage hook too.
+          'plain, hook on': () => run(() => promiseChannel(size, pairs)),
           effect: () => effectQueue(size, pairs),
           effection: () => effectionQueue(pairs),
         })),
@@ -218,11 +220,12 @@ async function main(): Promise<void> {
   rows.push({
     case: `lock acquire+release, ${LOCK_TASKS} tasks`,
     unit: 'pairs/s',
-    ...(await interleaved(RUNS, { triode: triodeLock, 'plain promises': promiseLock, effect: effectLock })),
+    ...(await interleaved(RUNS, { triode: triodeLock, 'plain promises': promiseLock, 'plain, hook on': () => run(promiseLock), effect: effectLock })),
   });
   printTable('bench/channels', rows, 'triode', 'higher');
   console.log(
-    `\n${MESSAGES} messages per case. "plain promises": a hand-written bounded promise queue / FIFO mutex.\n` +
+    `\n${MESSAGES} messages per case. "plain promises": a hand-written bounded promise queue / FIFO mutex; "plain, hook on":\n` +
+      'the same inside a triode run (on Node < 24 every promise then pays the AsyncLocalStorage hook, as triode\'s do).\n' +
       'Effect 4: Queue.bounded (capacity 1 for the rendezvous rows: it has no 0), Semaphore.withPermit as the lock.\n' +
       'Effection 4 has no bounded channel and no lock: its createQueue (unbounded, add() never waits) is\n' +
       'measured for every channel row, yielding after each add so the consumer runs; no lock (n/a).',

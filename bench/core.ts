@@ -298,7 +298,14 @@ async function main(): Promise<void> {
   rows.push({
     case: 'checkpoint (vs await null)',
     unit: 'ns/op',
-    ...(await interleaved(RUNS, { triode: checkpointTriode, 'await null': checkpointPlain, effect: checkpointEffect, effection: checkpointEffection })),
+    ...(await interleaved(RUNS, {
+      triode: checkpointTriode,
+      'await null': checkpointPlain,
+      // The same loop inside a run: on Node < 24 it pays triode's AsyncLocalStorage hook too.
+      'hook on': () => run(checkpointPlain),
+      effect: checkpointEffect,
+      effection: checkpointEffection,
+    })),
   });
   rows.push({
     case: `spawn+join ${TASKS} tasks`,
@@ -333,7 +340,8 @@ async function main(): Promise<void> {
   });
   printTable('bench/core', rows);
   console.log(
-    '\n"await null": plain promises (await null; Promise.all; timers/promises setTimeout + an AbortController each;\n' +
+    '\n"hook on": the await-null loop inside a run (on Node < 24 it pays the AsyncLocalStorage hook, as triode does).\n' +
+      '"await null": plain promises (await null; Promise.all; timers/promises setTimeout + an AbortController each;\n' +
       'AbortSignal.timeout per task; a hand-written semaphore for the limiter). Effect 4: yieldNow, forkChild + Fiber.joinAll,\n' +
       'interrupt of a parent of sleeping fibers, Effect.timeout, forEach with concurrency 16. Effection 4: call(() =>\n' +
       'Promise.resolve()) as its checkpoint, spawn + yield* task, halt of a parent of sleepers, race([work, sleep]); it runs\n' +

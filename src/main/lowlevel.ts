@@ -9,6 +9,7 @@ export {
   addInstrument,
   removeInstrument,
   currentStatistics,
+  currentTrioToken,
 } from './core/introspection.js';
 export type { RunStatistics } from './core/introspection.js';
 export type { Instrument } from './core/instruments.js';
@@ -18,4 +19,4 @@ export { checkpointIfCancelled, cancelShieldedCheckpoint } from './core/checkpoi
 export { happyEyeballs } from './streams/happy-eyeballs.js';
 export { waitForEvent } from './core/wait-event.js';
 export { openProcess } from './io/process.js';
-export { currentTrioToken, TrioToken } from './core/trio-token.js';
+export { TrioToken } from './core/trio-token.js';

@@ -18,7 +18,7 @@ import { CancelStatus, type StatusOwner } from './cancel-status.js';
 import { macrotaskDue, yieldToEventLoop } from './checkpoint.js';
 import { currentContext, peekContext, storage, type Context } from './context.js';
 import type { DeadlineEntry, DeadlineOwner } from './deadlines.js';
-import type { Runner } from './runner.js';
+import type { RunHost } from './task.js';
 import { checkDeadline, checkDuration, describe, checkOptions } from './validate.js';
 
 export interface CancelScopeOptions {
@@ -53,7 +53,7 @@ export class CancelScope implements StatusOwner, DeadlineOwner {
   private _cancelledCaught = false;
   private _cancelReason: string | undefined;
   private state: ScopeState = 'idle';
-  private runner: Runner | undefined;
+  private runner: RunHost | undefined;
   private deadlineEntry: DeadlineEntry | undefined;
   private readonly signal: AbortSignal | undefined;
   private onSignalAbort: (() => void) | undefined;

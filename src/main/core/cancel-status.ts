@@ -18,7 +18,13 @@
  * and wake them.
  */
 import { createCancelled, type Cancelled } from '../../shared/errors.js';
-import type { Wait } from './traps.js';
+
+/** What a status needs of a wait blocked under it (traps.ts's Wait), to abort it on cancel. */
+export interface StatusWait {
+  prevInStatus: StatusWait | undefined;
+  nextInStatus: StatusWait | undefined;
+  attemptAbort(): void;
+}
 
 /** What a status needs to know of its scope (implemented by `CancelScope`). */
 export interface StatusOwner {
@@ -35,7 +41,7 @@ export class CancelStatus {
   exited = false;
   children: Set<CancelStatus> | undefined;
   /** Waits blocked directly under this node: an intrusive doubly-linked list through the waits. */
-  private firstWait: Wait | undefined;
+  private firstWait: StatusWait | undefined;
   private controller: AbortController | undefined;
 
   constructor(
@@ -97,7 +103,7 @@ export class CancelStatus {
   private deliverCancel(): void {
     this.controller?.abort(this.makeCancelled(false));
     // Aborting a wait unlinks it; collect first.
-    const waits: Wait[] = [];
+    const waits: StatusWait[] = [];
     for (let w = this.firstWait; w !== undefined; w = w.nextInStatus) waits.push(w);
     for (const wait of waits) wait.attemptAbort();
   }
@@ -132,14 +138,14 @@ export class CancelStatus {
     return this.controller.signal;
   }
 
-  addWait(wait: Wait): void {
+  addWait(wait: StatusWait): void {
     wait.prevInStatus = undefined;
     wait.nextInStatus = this.firstWait;
     if (this.firstWait !== undefined) this.firstWait.prevInStatus = wait;
     this.firstWait = wait;
   }
 
-  removeWait(wait: Wait): void {
+  removeWait(wait: StatusWait): void {
     const { prevInStatus: prev, nextInStatus: next } = wait;
     if (prev !== undefined) prev.nextInStatus = next;
     else if (this.firstWait === wait) this.firstWait = next;

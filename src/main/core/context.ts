@@ -13,17 +13,9 @@
  * when the last run on the thread ends (`runEnded`) and re-enabled by the next `storage.run`.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Task } from './task.js';
-import type { CancelStatus } from './cancel-status.js';
+import type { Context } from './task.js';
 
-export interface Context {
-  readonly task: Task;
-  /**
-   * Mutable only for a task's root context: `nursery.start()` moves a task into another nursery
-   * when it calls `started()`, which changes the status its top-level code runs under.
-   */
-  status: CancelStatus;
-}
+export type { Context } from './task.js';
 
 const ALS_KEY = Symbol.for('triode.asyncLocalStorage');
 type GlobalWithStorage = typeof globalThis & { [ALS_KEY]?: AsyncLocalStorage<Context> };

@@ -5,8 +5,7 @@
 import type { CancelStatus } from './cancel-status.js';
 import { CancelScope } from './cancel-scope.js';
 import { currentContext } from './context.js';
-import type { Nursery } from './nursery.js';
-import type { Task } from './task.js';
+import type { Task, TaskNursery } from './task.js';
 
 function scopeLine(status: CancelStatus, now: number): string {
   const owner = status.owner;
@@ -53,7 +52,7 @@ export function dumpTaskTree(): string {
     }
     for (const nursery of task.childNurseries) visitNursery(nursery, depth + 1);
   };
-  const visitNursery = (nursery: Nursery, depth: number): void => {
+  const visitNursery = (nursery: TaskNursery, depth: number): void => {
     const pad = '  '.repeat(depth);
     const children = nursery.childTasks;
     lines.push(`${pad}nursery (${scopeLine(nursery.status, now)}): ${children.length} task(s)`);

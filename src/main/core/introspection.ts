@@ -4,7 +4,9 @@
  */
 import { currentContext } from './context.js';
 import { checkInstrument, type Instrument } from './instruments.js';
+import { runnerOf } from './runner.js';
 import type { Task } from './task.js';
+import type { TrioToken } from './trio-token.js';
 import { checkFunction } from './validate.js';
 
 /** The task running the calling code. Not a checkpoint. */
@@ -24,20 +26,20 @@ export function currentRootTask(): Task {
  */
 export function spawnSystemTask<A extends unknown[]>(fn: (...args: A) => unknown, ...args: A): Task {
   checkFunction('spawnSystemTask', 'fn', fn);
-  const runner = currentContext('spawnSystemTask').task.runner;
+  const runner = runnerOf(currentContext('spawnSystemTask').task);
   return runner.spawnSystemTask(fn as (...args: unknown[]) => unknown, args);
 }
 
 /** Installs an instrument for the rest of the current run. */
 export function addInstrument(instrument: Instrument): void {
-  const runner = currentContext('addInstrument').task.runner;
+  const runner = runnerOf(currentContext('addInstrument').task);
   checkInstrument('addInstrument', instrument);
   if (!runner.instruments.includes(instrument)) runner.instruments.push(instrument);
 }
 
 /** Removes an instrument; throws an Error if it is not installed. */
 export function removeInstrument(instrument: Instrument): void {
-  const runner = currentContext('removeInstrument').task.runner;
+  const runner = runnerOf(currentContext('removeInstrument').task);
   const i = runner.instruments.indexOf(instrument);
   if (i < 0) throw new Error('removeInstrument: that instrument is not installed in this run');
   runner.instruments.splice(i, 1);
@@ -54,10 +56,15 @@ export interface RunStatistics {
 
 /** Statistics of the current run. Not a checkpoint. */
 export function currentStatistics(): RunStatistics {
-  const runner = currentContext('currentStatistics').task.runner;
+  const runner = runnerOf(currentContext('currentStatistics').task);
   return {
     tasksLiving: runner.liveTasks,
     tasksRunnable: runner.liveTasks - runner.blockedTasks,
     msToNextDeadline: runner.nextDeadline() - runner.clock.currentTime(),
   };
+}
+
+/** The current run's token (the same object for every call in one run). Not a checkpoint. */
+export function currentTrioToken(): TrioToken {
+  return runnerOf(currentContext('currentTrioToken').task).trioToken();
 }

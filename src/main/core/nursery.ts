@@ -14,7 +14,7 @@ import { ExceptionGroup, soleError, TriodeInternalError } from '../../shared/err
 import { CancelScope } from './cancel-scope.js';
 import { CancelStatus, type StatusOwner } from './cancel-status.js';
 import { currentContext, storage, type Context } from './context.js';
-import { Task } from './task.js';
+import { Task, type TaskNursery } from './task.js';
 import { Abort, blockTask } from './traps.js';
 import { checkFunction } from './validate.js';
 
@@ -31,7 +31,7 @@ export const TASK_STATUS_IGNORED: TaskStatus<never> = Object.freeze({
 
 const NO_ERROR = Symbol('no error');
 
-export class Nursery {
+export class Nursery implements TaskNursery {
   /** The nursery's cancel scope: cancelling it cancels the body and every child. */
   readonly cancelScope: CancelScope;
   /** The task that opened the nursery. */

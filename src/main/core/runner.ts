@@ -22,8 +22,8 @@ import { Deadlines, type DeadlineEntry, type DeadlineOwner } from './deadlines.j
 import { callInstruments, checkInstrument, type Instrument, type InstrumentHook } from './instruments.js';
 import { openNurseryIn, spawnTask, type Nursery } from './nursery.js';
 import { registerRun, unregisterRun } from './sigint.js';
-import { Task } from './task.js';
-import { TrioToken } from './trio-token.js';
+import { Task, type RunHost } from './task.js';
+import { TrioToken, type TokenHost } from './trio-token.js';
 import type { Wait } from './traps.js';
 import { checkFunction, checkOptions } from './validate.js';
 
@@ -49,7 +49,7 @@ const runRoot: StatusOwner = {
   describe: () => 'run',
 };
 
-export class Runner implements ClockListener {
+export class Runner implements ClockListener, RunHost, TokenHost {
   readonly clock: Clock;
   readonly instruments: Instrument[];
   readonly runVars = new Map<object, unknown>();
@@ -192,6 +192,10 @@ export class Runner implements ClockListener {
     this.liveTasks--;
     this.callInstruments('taskExited', task);
     if (this.blockedTasks === this.liveTasks) this.maybeIdle();
+  }
+
+  taskScheduledFromOutside(task: Task): void {
+    this.callInstruments('taskScheduled', task);
   }
 
   taskBlocked(_task: Task): void {
@@ -341,6 +345,16 @@ export class Runner implements ClockListener {
       wait?.reschedule(undefined);
     }
   }
+}
+
+/**
+ * The Runner of `task`'s run. Tasks know their run as a `RunHost` (task.ts names only what the
+ * core's lower layers need); the layers above the runner get the whole of it here.
+ */
+export function runnerOf(task: Task): Runner {
+  const host = task.runner;
+  if (!(host instanceof Runner)) throw new TriodeInternalError(`task ${task.name} belongs to no Runner`);
+  return host;
 }
 
 function isOnlyCancelled(error: unknown): boolean {

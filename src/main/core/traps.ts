@@ -21,9 +21,9 @@
  */
 import { TriodeInternalError } from '../../shared/errors.js';
 import { currentContext, type Context } from './context.js';
-import type { CancelStatus } from './cancel-status.js';
+import type { CancelStatus, StatusWait } from './cancel-status.js';
 import type { DeadlineOwner } from './deadlines.js';
-import type { Task } from './task.js';
+import type { Task, TaskWait } from './task.js';
 
 /** What an abort function answers. */
 export enum Abort {
@@ -41,7 +41,7 @@ export type AbortFn = (raiseCancel: RaiseCancel, wait: Wait) => Abort;
 /** How a wait ends: with a value, or with an error that the waiting task then throws. */
 export type Outcome<T = unknown> = { readonly value: T } | { readonly error: unknown };
 
-export class Wait implements DeadlineOwner {
+export class Wait implements DeadlineOwner, StatusWait, TaskWait {
   private settled = false;
   private abortFn: AbortFn | undefined;
   private resolve!: (value: unknown) => void;
@@ -52,9 +52,9 @@ export class Wait implements DeadlineOwner {
   /** What the task is blocked in, for `dumpTaskTree`. */
   readonly what: string;
   /** @internal links in the status's list of waits (see cancel-status.ts) */
-  prevInStatus: Wait | undefined = undefined;
+  prevInStatus: StatusWait | undefined = undefined;
   /** @internal */
-  nextInStatus: Wait | undefined = undefined;
+  nextInStatus: StatusWait | undefined = undefined;
   /** @internal links in a ParkingLot's queue (see parking-lot.ts) */
   prevInLot: Wait | undefined = undefined;
   /** @internal */
@@ -156,7 +156,7 @@ export class Wait implements DeadlineOwner {
     this.status.removeWait(this);
     const task = this.task;
     if (task.wait === this) task.wait = undefined;
-    if (this.external) task.runner.callInstruments('taskScheduled', task);
+    if (this.external) task.runner.taskScheduledFromOutside(task);
     else task.runner.taskUnblocked(task);
     if (outcome === undefined || !('error' in outcome)) {
       this.resolve(outcome?.value);
@@ -217,7 +217,7 @@ export function blockTask(ctx: Context, abortFn: AbortFn, what: string, external
 /** Ends the wait `task` is blocked in, with `outcome` (default: the value `undefined`). */
 export function reschedule(task: Task, outcome?: Outcome): void {
   const wait = task.wait;
-  if (wait === undefined) {
+  if (!(wait instanceof Wait)) {
     throw new Error(`reschedule: task ${task.name} is not blocked in waitTaskRescheduled`);
   }
   wait.reschedule(outcome);

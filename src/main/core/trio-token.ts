@@ -18,7 +18,7 @@
  * A token belongs to one thread: worker code reaches its caller's run through `workerCallback`.
  */
 import { isCancellation, RunFinishedError } from '../../shared/errors.js';
-import { currentContext, storage } from './context.js';
+import { storage } from './context.js';
 import { spawnTask, type Nursery } from './nursery.js';
 import type { Task } from './task.js';
 import { checkFunction } from './validate.js';
@@ -132,7 +132,3 @@ export class TrioToken {
   }
 }
 
-/** The current run's token (the same object for every call in one run). Not a checkpoint. */
-export function currentTrioToken(): TrioToken {
-  return currentContext('currentTrioToken').task.runner.trioToken();
-}

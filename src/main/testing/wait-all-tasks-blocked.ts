@@ -1,4 +1,5 @@
 import { currentContext } from '../core/context.js';
+import { runnerOf } from '../core/runner.js';
 import { Abort, blockTask } from '../core/traps.js';
 import { checkDuration } from '../core/validate.js';
 
@@ -19,7 +20,7 @@ import { checkDuration } from '../core/validate.js';
 export async function waitAllTasksBlocked(cushionMs = 0): Promise<void> {
   checkDuration('waitAllTasksBlocked', 'cushionMs', cushionMs);
   const ctx = currentContext('waitAllTasksBlocked');
-  const runner = ctx.task.runner;
+  const runner = runnerOf(ctx.task);
   const waiter = runner.addIdleWaiter(cushionMs);
   try {
     waiter.wait = blockTask(ctx, () => {
