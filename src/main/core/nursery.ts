@@ -324,13 +324,22 @@ export function spawnTask(
   return task;
 }
 
+/**
+ * A task's own async frame. Kept to the await and nothing else: a suspended async function keeps
+ * every register of its body alive, so the exit work lives in `taskExited` (a sleeping task's
+ * frame is ~100 bytes smaller for it).
+ */
 async function runTask(task: Task, fn: (...args: unknown[]) => unknown, args: unknown[]): Promise<void> {
-  let error: unknown = NO_ERROR;
   try {
     await fn(...args);
-  } catch (e) {
-    error = e;
+  } catch (error) {
+    taskExited(task, error);
+    return;
   }
+  taskExited(task, NO_ERROR);
+}
+
+function taskExited(task: Task, error: unknown): void {
   if (task.lotBreakers !== undefined) {
     for (const lot of task.lotBreakers) lot.breakLot(task);
     task.lotBreakers = undefined;
