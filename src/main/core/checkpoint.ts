@@ -105,15 +105,23 @@ export function schedulePoint(ctx: Context): Promise<void> | undefined {
  * for (const row of rows) { transform(row); await checkpoint(); }
  * ```
  */
-export async function checkpoint(): Promise<void> {
-  const ctx = currentContext('checkpoint');
-  cancelPoint(ctx);
-  const macrotask = schedulePoint(ctx);
-  if (macrotask !== undefined) {
-    await macrotask;
+export function checkpoint(): Promise<void> {
+  // Not an async function: the common path hands back one settled promise, and the caller's
+  // await of it is the schedule point — no promise of its own per checkpoint (under Node < 24's
+  // AsyncLocalStorage hook each promise costs as much as the rest of a checkpoint).
+  let ctx: Context;
+  try {
+    ctx = currentContext('checkpoint');
     cancelPoint(ctx);
+  } catch (error) {
+    return Promise.reject(error);
   }
+  const macrotask = schedulePoint(ctx);
+  if (macrotask === undefined) return SETTLED;
+  return macrotask.then(() => cancelPoint(ctx));
 }
+
+const SETTLED: Promise<void> = Promise.resolve();
 
 /**
  * Raises `Cancelled` if the surrounding scope was cancelled; otherwise returns without yielding
