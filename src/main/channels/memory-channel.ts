@@ -59,6 +59,26 @@ class ChannelState<T> {
 }
 
 /**
+ * The value of a channel operation that did not block, after its schedule point: settled at once
+ * (the caller's await is the schedule point), or after the event loop's turn when one is due — one
+ * step later, as a checkpoint's, so the tasks resuming after a turn keep their order.
+ */
+function afterSchedulePoint<V>(ctx: Context, value: V): Promise<V> {
+  const macrotask = schedulePoint(ctx);
+  return macrotask === undefined ? Promise.resolve(value) : macrotask.then(() => value);
+}
+
+function iterationResult<T>(value: unknown): IteratorResult<T, undefined> {
+  return { value: value as T, done: false };
+}
+
+/** The end of a `for await` over a channel: EndOfChannel ends it; anything else rejects. */
+function iterationEnd<T>(error: unknown): Promise<IteratorResult<T, undefined>> {
+  if (error instanceof EndOfChannel) return Promise.resolve({ value: undefined, done: true });
+  return Promise.reject(error);
+}
+
+/**
  * A blocked wait keeps its endpoint in customSleepData: close() finds the waits of its own
  * endpoint by scanning the channel's queue (closing is rare; blocking is not).
  */
@@ -134,18 +154,20 @@ export class MemorySendChannel<T> extends Endpoint<T> {
    * receiver takes it). A checkpoint. Cancelled: the value was not sent. Rejects with
    * `BrokenResourceError` if every receiver is closed, `ClosedResourceError` if this endpoint is.
    */
-  async send(value: T): Promise<void> {
-    const ctx = currentContext('MemorySendChannel.send');
-    cancelPoint(ctx);
-    if (this.trySend(value)) {
-      const macrotask = schedulePoint(ctx);
-      if (macrotask !== undefined) await macrotask;
-      return;
+  send(value: T): Promise<void> {
+    // Not an async function (nor are receive and the iterator's next): a channel operation that
+    // does not block hands back a settled promise, and the caller's await is its schedule point.
+    try {
+      const ctx = currentContext('MemorySendChannel.send');
+      cancelPoint(ctx);
+      if (this.trySend(value)) return afterSchedulePoint(ctx, undefined);
+      const wait = blockTask(ctx, abortSend, 'MemorySendChannel.send');
+      wait.customSleepData = this;
+      this.state.sendWaits.set(wait, value);
+      return wait.promise as Promise<void>;
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const wait = blockTask(ctx, abortSend, 'MemorySendChannel.send');
-    wait.customSleepData = this;
-    this.state.sendWaits.set(wait, value);
-    await wait.promise;
   }
 
   /** Another send endpoint of the same channel; the channel stays open while any is open. */
@@ -220,14 +242,15 @@ export class MemoryReceiveChannel<T> extends Endpoint<T> implements AsyncIterabl
    * Receives the next value, waiting until there is one. A checkpoint. Cancelled: no value was
    * taken. Rejects with `EndOfChannel` once the buffer is drained and every sender closed.
    */
-  async receive(): Promise<T> {
-    const ctx = currentContext('MemoryReceiveChannel.receive');
-    cancelPoint(ctx);
-    if (!this.ready()) return (await this.park(ctx)) as T;
-    const value = this.receiveNowait();
-    const macrotask = schedulePoint(ctx);
-    if (macrotask !== undefined) await macrotask;
-    return value;
+  receive(): Promise<T> {
+    try {
+      const ctx = currentContext('MemoryReceiveChannel.receive');
+      cancelPoint(ctx);
+      if (!this.ready()) return this.park(ctx) as Promise<T>;
+      return afterSchedulePoint(ctx, this.receiveNowait());
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**
@@ -235,23 +258,15 @@ export class MemoryReceiveChannel<T> extends Endpoint<T> implements AsyncIterabl
    * Written out (rather than as an async generator) because a generator costs several promises
    * per value.
    */
-  private async next(): Promise<IteratorResult<T, undefined>> {
-    const ctx = currentContext('MemoryReceiveChannel iteration');
-    cancelPoint(ctx);
-    let value: T;
+  private next(): Promise<IteratorResult<T, undefined>> {
     try {
-      if (!this.ready()) {
-        value = (await this.park(ctx)) as T;
-      } else {
-        value = this.receiveNowait();
-        const macrotask = schedulePoint(ctx);
-        if (macrotask !== undefined) await macrotask;
-      }
+      const ctx = currentContext('MemoryReceiveChannel iteration');
+      cancelPoint(ctx);
+      if (!this.ready()) return this.park(ctx).then(iterationResult<T>, iterationEnd<T>);
+      return afterSchedulePoint(ctx, iterationResult(this.receiveNowait()));
     } catch (error) {
-      if (error instanceof EndOfChannel) return { value: undefined, done: true };
-      throw error;
+      return iterationEnd(error);
     }
-    return { value, done: false };
   }
 
   /** Another receive endpoint of the same channel. */
