@@ -20,7 +20,7 @@ import {
   EndOfChannel,
   WouldBlock,
 } from '../../shared/errors.js';
-import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
+import { afterSchedulePoint, cancelPoint, valueAfterSchedulePoint } from '../core/checkpoint.js';
 import { currentContext, type Context } from '../core/context.js';
 import { Abort, blockTask, type Wait } from '../core/traps.js';
 import { checkInteger } from '../core/validate.js';
@@ -56,16 +56,6 @@ class ChannelState<T> {
       tasksWaitingReceive: this.receiveWaits.size,
     };
   }
-}
-
-/**
- * The value of a channel operation that did not block, after its schedule point: settled at once
- * (the caller's await is the schedule point), or after the event loop's turn when one is due — one
- * step later, as a checkpoint's, so the tasks resuming after a turn keep their order.
- */
-function afterSchedulePoint<V>(ctx: Context, value: V): Promise<V> {
-  const macrotask = schedulePoint(ctx);
-  return macrotask === undefined ? Promise.resolve(value) : macrotask.then(() => value);
 }
 
 function iterationResult<T>(value: unknown): IteratorResult<T, undefined> {
@@ -160,7 +150,7 @@ export class MemorySendChannel<T> extends Endpoint<T> {
     try {
       const ctx = currentContext('MemorySendChannel.send');
       cancelPoint(ctx);
-      if (this.trySend(value)) return afterSchedulePoint(ctx, undefined);
+      if (this.trySend(value)) return afterSchedulePoint(ctx);
       const wait = blockTask(ctx, abortSend, 'MemorySendChannel.send');
       wait.customSleepData = this;
       this.state.sendWaits.set(wait, value);
@@ -247,7 +237,7 @@ export class MemoryReceiveChannel<T> extends Endpoint<T> implements AsyncIterabl
       const ctx = currentContext('MemoryReceiveChannel.receive');
       cancelPoint(ctx);
       if (!this.ready()) return this.park(ctx) as Promise<T>;
-      return afterSchedulePoint(ctx, this.receiveNowait());
+      return valueAfterSchedulePoint(ctx, this.receiveNowait());
     } catch (error) {
       return Promise.reject(error);
     }
@@ -263,7 +253,7 @@ export class MemoryReceiveChannel<T> extends Endpoint<T> implements AsyncIterabl
       const ctx = currentContext('MemoryReceiveChannel iteration');
       cancelPoint(ctx);
       if (!this.ready()) return this.park(ctx).then(iterationResult<T>, iterationEnd<T>);
-      return afterSchedulePoint(ctx, iterationResult(this.receiveNowait()));
+      return valueAfterSchedulePoint(ctx, iterationResult<T>(this.receiveNowait()));
     } catch (error) {
       return iterationEnd(error);
     }

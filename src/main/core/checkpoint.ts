@@ -124,6 +124,25 @@ export function checkpoint(): Promise<void> {
 const SETTLED: Promise<void> = Promise.resolve();
 
 /**
+ * @internal the schedule point of an operation that did not block, for primitives written as
+ * plain functions: a settled promise (the caller's await is the schedule point), or the end of the
+ * event loop's turn when one is due — one step after it, as a checkpoint's, so the tasks resuming
+ * after a turn keep their order.
+ */
+export function afterSchedulePoint(ctx: Context): Promise<void> {
+  const macrotask = schedulePoint(ctx);
+  return macrotask === undefined ? SETTLED : macrotask.then(noop);
+}
+
+/** @internal `afterSchedulePoint` that resolves with `value`. */
+export function valueAfterSchedulePoint<V>(ctx: Context, value: V): Promise<V> {
+  const macrotask = schedulePoint(ctx);
+  return macrotask === undefined ? Promise.resolve(value) : macrotask.then(() => value);
+}
+
+function noop(): void {}
+
+/**
  * Raises `Cancelled` if the surrounding scope was cancelled; otherwise returns without yielding
  * to the event loop. A cancel point but not a schedule point.
  */

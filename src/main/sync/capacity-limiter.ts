@@ -5,7 +5,7 @@
  * before it runs again.
  */
 import { WouldBlock } from '../../shared/errors.js';
-import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
+import { afterSchedulePoint, cancelPoint } from '../core/checkpoint.js';
 import { currentContext, type Context } from '../core/context.js';
 import type { Task } from '../core/task.js';
 import { checkFunction, checkInteger } from '../core/validate.js';
@@ -99,25 +99,25 @@ export class CapacityLimiter {
   /** Waits for a token for `borrower`. A checkpoint; a cancelled wait takes no token. */
   acquireOnBehalfOf(borrower: unknown): Promise<void> {
     try {
-      return this.startAcquire(currentContext('CapacityLimiter.acquireOnBehalfOf'), borrower) ?? Promise.resolve();
+      return this.startAcquire(currentContext('CapacityLimiter.acquireOnBehalfOf'), borrower);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   /**
-   * The cancel point and the token: taken now (then the caller's await is the schedule point, or
-   * the returned promise when it is the event loop's turn), or a promise of it. No async frame
-   * of its own for the calling task's token — a limiter queues many tasks at once.
+   * The cancel point and the token: taken now (then a settled promise: the caller's await is the
+   * schedule point), or a promise of it. No async frame of its own for the calling task's token —
+   * a limiter queues many tasks at once.
    */
-  private startAcquire(ctx: Context, borrower: unknown): Promise<void> | undefined {
+  private startAcquire(ctx: Context, borrower: unknown): Promise<void> {
     cancelPoint(ctx);
     if (this.borrowers.has(borrower)) {
       throw new Error("CapacityLimiter: this borrower already holds one of this limiter's tokens");
     }
     if (this.borrowers.size < this._totalTokens && this.lot.size === 0) {
       this.borrowers.add(borrower);
-      return schedulePoint(ctx);
+      return afterSchedulePoint(ctx);
     }
     if (borrower === ctx.task) return this.lot.parkWait(ctx, 'CapacityLimiter.acquire').promise as Promise<void>;
     return this.parkOnBehalfOf(ctx, borrower);

@@ -8,7 +8,7 @@
  * forever.
  */
 import { BrokenResourceError, WouldBlock } from '../../shared/errors.js';
-import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
+import { afterSchedulePoint, cancelPoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
 import type { Task } from '../core/task.js';
 import { ParkingLot } from './parking-lot.js';
@@ -51,24 +51,25 @@ export class Lock {
    * queue and never gets the lock. Rejects with `BrokenResourceError` if the owner exited while
    * holding it.
    */
-  async acquire(): Promise<void> {
-    const ctx = currentContext('Lock.acquire');
-    cancelPoint(ctx);
-    const task = ctx.task;
-    if (this.owner === task) throw new Error('Lock: attempt to re-acquire a lock this task already holds');
-    if (this.owner === undefined && this.lot.size === 0) {
-      this.take(task);
-      const macrotask = schedulePoint(ctx);
-      if (macrotask !== undefined) await macrotask;
-      return;
-    }
+  acquire(): Promise<void> {
+    // Not an async function: an uncontended acquire hands back a settled promise.
     try {
-      await this.lot.parkWait(ctx, 'Lock.acquire').promise;
-    } catch (error) {
-      if (error instanceof BrokenResourceError) {
-        throw new BrokenResourceError(`the owner of this lock (${this.owner?.name}) exited without releasing it`);
+      const ctx = currentContext('Lock.acquire');
+      cancelPoint(ctx);
+      const task = ctx.task;
+      if (this.owner === task) throw new Error('Lock: attempt to re-acquire a lock this task already holds');
+      if (this.owner === undefined && this.lot.size === 0) {
+        this.take(task);
+        return afterSchedulePoint(ctx);
       }
-      throw error;
+      return this.lot.parkWait(ctx, 'Lock.acquire').promise.then(noValue, (error: unknown) => {
+        if (error instanceof BrokenResourceError) {
+          throw new BrokenResourceError(`the owner of this lock (${this.owner?.name}) exited without releasing it`);
+        }
+        throw error;
+      });
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
@@ -102,3 +103,5 @@ export class Lock {
  * relies on it, as in Trio).
  */
 export class StrictFIFOLock extends Lock {}
+
+function noValue(): void {}
