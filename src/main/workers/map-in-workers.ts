@@ -136,18 +136,9 @@ export async function* mapInWorkers<T, R = unknown>(
       inRx.close();
       outTx.close();
     }
-    yield* feed();
-  } finally {
-    inTx.close();
-    for (const job of jobs) job.cancel();
-    // Wait for every thread to let go, even if the consumer's own scope is cancelled.
-    await new CancelScope({ shield: true }).run(() => abandonOnCancel(Promise.all(jobs.map((job) => job.settled))));
-    outRx.close();
-    await (iterator as AsyncIterator<T>).return?.();
-  }
-
-  /** Feeds the input ring from the source and yields results: the consumer's side of the map. */
-  async function* feed(): AsyncGenerator<R, void, undefined> {
+    // The consumer's side of the map, written inline (not a nested generator behind yield*: that
+    // would cost a second generator step and promise per item): feed the input ring from the
+    // source, yield the results.
     let nextBatch = 0; // number of the next batch to send
     let nextToYield = 0; // ordered mode: number of the next batch to yield
     let inFlight = 0; // items sent and not yet yielded
@@ -206,6 +197,13 @@ export async function* mapInWorkers<T, R = unknown>(
         }
       }
     }
+  } finally {
+    inTx.close();
+    for (const job of jobs) job.cancel();
+    // Wait for every thread to let go, even if the consumer's own scope is cancelled.
+    await new CancelScope({ shield: true }).run(() => abandonOnCancel(Promise.all(jobs.map((job) => job.settled))));
+    outRx.close();
+    await (iterator as AsyncIterator<T>).return?.();
   }
 }
 
