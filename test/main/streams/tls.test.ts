@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert';
 import type { AddressInfo } from 'node:net';
 import {
   Event,
+  acloseForcefully,
   BrokenResourceError,
   CancelScope,
   ClosedResourceError,
@@ -278,6 +279,49 @@ test('ciphertext the engine writes while the only task in the stream is blocked 
     a.tlsSocket.write('ping');
   });
   await acloseBoth(a, b);
+}));
+
+test('a sendAll cancelled part-way through a transport send leaves the stream broken (Trio); a cancelled wait before any send does not', real(async () => {
+  const [x, y] = lockstepStreamPair();
+  const [a, b] = [new TLSStream(x, { servername: 'localhost', ca: cert }), new TLSStream(y, { serverSide: true, key, cert })];
+  await openNursery(async (nursery) => {
+    nursery.startSoon(() => b.doHandshake());
+    await a.doHandshake();
+  });
+  // Nobody reads b: over a lockstep transport a's ciphertext send blocks until cancelled.
+  const scope = new CancelScope({ relativeDeadline: 50 });
+  await scope.run(() => a.sendAll(new Uint8Array(100_000)));
+  assert.ok(scope.cancelledCaught);
+  const error = await rejection(a.sendAll(bytes('more')));
+  assert.instance(error, BrokenResourceError);
+  assert.match(String((error as Error).message), /cancelled part-way/);
+  assert.instance(await rejection(a.receiveSome()), BrokenResourceError);
+  await a.aclose(); // no close-notify on a broken stream: it closes at once
+  await acloseForcefully(b);
+}));
+
+test('the transport ending without a close-notify: plaintext already received comes first, then BrokenResourceError', real(async () => {
+  const [x, y] = memoryStreamPair();
+  const [a, b] = [new TLSStream(x, { servername: 'localhost', ca: cert }), new TLSStream(y, { serverSide: true, key, cert })];
+  await openNursery(async (nursery) => {
+    nursery.startSoon(() => b.doHandshake());
+    await a.doHandshake();
+  });
+  await b.sendAll(bytes('last words'));
+  await acloseForcefully(b); // the transport closes; no close-notify was sent
+  let received = '';
+  let error: unknown;
+  while (error === undefined) {
+    const chunk = await a.receiveSome().catch((e: unknown) => {
+      error = e;
+      return new Uint8Array(0);
+    });
+    received += text(chunk);
+  }
+  assert.is(received, 'last words');
+  assert.instance(error, BrokenResourceError);
+  assert.match(String(((error as Error).cause as Error)?.message), /without a TLS close-notify/);
+  await a.aclose();
 }));
 
 async function acloseBoth(a: TLSStream, b: TLSStream): Promise<void> {
