@@ -56,6 +56,7 @@ interface RemoteRecord {
   readonly killable: boolean;
   readonly resolve: (result: JobResult) => void;
   readonly onSettled: (() => void) | undefined;
+  readonly onOutcome: ((result: JobResult) => void) | undefined;
   /** pending: not sent yet; sending: in an addBulk; queued: in Redis; done: settled. */
   state: 'pending' | 'sending' | 'queued' | 'done';
   /** A worker took it (its `active` event came). */
@@ -199,7 +200,7 @@ export class RemotePool implements JobSubmitter {
   }
 
   /** @internal one job (see JobSubmitter); the caller holds a limiter token. */
-  submit({ url, exportName, args, onSettled, locals, killable = false }: JobRequest): WorkerJobHandle {
+  submit({ url, exportName, args, onSettled, onOutcome, locals, killable = false }: JobRequest): WorkerJobHandle {
     this.checkOpen();
     const data = encodeJobData(url, exportName, args, locals, killable);
     let resolve!: (result: JobResult) => void;
@@ -212,6 +213,7 @@ export class RemotePool implements JobSubmitter {
       killable,
       resolve,
       onSettled,
+      onOutcome,
       state: 'pending',
       active: false,
       requested: undefined,
@@ -349,6 +351,7 @@ export class RemotePool implements JobSubmitter {
       record.onSettled?.();
     } finally {
       record.resolve(result);
+      record.onOutcome?.(result);
     }
   }
 

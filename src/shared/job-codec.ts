@@ -127,17 +127,35 @@ function writeFast(out: Scratch, value: unknown): void {
   else out.u8(T_UNDEFINED);
 }
 
+/**
+ * A DataView over the whole buffer a payload lies in. Payloads are mostly views of one scratch
+ * buffer, so the view is made once per buffer, not once per frame.
+ */
+let lastBuffer: ArrayBufferLike | undefined;
+let lastView: DataView | undefined;
+function viewOf(buffer: ArrayBufferLike): DataView {
+  if (buffer !== lastBuffer) {
+    lastView = new DataView(buffer);
+    lastBuffer = buffer;
+  }
+  return lastView!;
+}
+
 /** Reads FAST values from a payload, checking every length against what is there. */
 class Reader {
+  /** Where the next value starts, counted from the start of `bytes`. */
   private offset: number;
   private readonly view: DataView;
+  /** `bytes`' offset in `view`. */
+  private readonly base: number;
 
   constructor(
     private readonly bytes: Uint8Array,
     offset: number,
   ) {
     this.offset = offset;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.view = viewOf(bytes.buffer);
+    this.base = bytes.byteOffset;
   }
 
   private need(n: number): void {
@@ -151,14 +169,14 @@ class Reader {
 
   u16(): number {
     this.need(2);
-    const v = this.view.getUint16(this.offset, true);
+    const v = this.view.getUint16(this.base + this.offset, true);
     this.offset += 2;
     return v;
   }
 
   u32(): number {
     this.need(4);
-    const v = this.view.getUint32(this.offset, true);
+    const v = this.view.getUint32(this.base + this.offset, true);
     this.offset += 4;
     return v;
   }
@@ -174,7 +192,7 @@ class Reader {
     switch (this.u8()) {
       case T_NUMBER: {
         this.need(8);
-        const v = this.view.getFloat64(this.offset, true);
+        const v = this.view.getFloat64(this.base + this.offset, true);
         this.offset += 8;
         return v;
       }
@@ -371,7 +389,9 @@ export function createExportTable(): SharedArrayBuffer {
 
 /** The main thread's side: ids for (url, export name) pairs, published before first use. */
 export class ExportTableWriter {
-  private readonly ids = new Map<string, number>();
+  /** url → export name → id. */
+  private readonly ids = new Map<string, Map<string, number>>();
+  private count = 0;
   private readonly words: Int32Array;
   private readonly bytes: Uint8Array;
   private readonly view: DataView;
@@ -385,8 +405,9 @@ export class ExportTableWriter {
 
   /** The id of the pair, published now if new; the names themselves when the table is full. */
   refOf(url: string, exportName: string): ExportRef {
-    const key = `${exportName}\0${url}`;
-    const known = this.ids.get(key);
+    let byName = this.ids.get(url);
+    if (byName === undefined) this.ids.set(url, (byName = new Map()));
+    const known = byName.get(exportName);
     if (known !== undefined) return known;
     const urlBytes = encoder.encode(url);
     const nameBytes = encoder.encode(exportName);
@@ -394,7 +415,7 @@ export class ExportTableWriter {
     if (this.used + size > this.bytes.byteLength || urlBytes.byteLength > 0xffff || nameBytes.byteLength > 0xffff) {
       return { url, exportName };
     }
-    const id = this.ids.size;
+    const id = this.count++;
     const at = this.used;
     this.view.setUint32(at, id, true);
     this.view.setUint32(at + 4, urlBytes.byteLength, true);
@@ -404,7 +425,7 @@ export class ExportTableWriter {
     this.used += size;
     // Publish: a thread that loads this word sees the entry's bytes.
     Atomics.store(this.words, 0, this.used);
-    this.ids.set(key, id);
+    byName.set(exportName, id);
     return id;
   }
 }

@@ -66,6 +66,7 @@ export const H_HEAD = 16;
 export const H_RLOCK = 17; // + 1: sleepers
 export const H_DATA = 32;
 export const H_WAIT_RECV = 33;
+const H_WAIT_SEEN = 34; // a sole reader's `seen` (see WAKE_SOLE_READER)
 export const H_SPACE = 48;
 export const H_WAIT_SEND = 49;
 export const H_CAPACITY = 64;
@@ -336,10 +337,49 @@ function putFrame(ring: RingView, tail: number, tag: number, body: Uint8Array | 
   return (tail + frameSize(length)) % (2 * ring.capacity);
 }
 
-/** Tells waiting receivers (up to `wake` threads; none for 0: the writer wakes them later) that frames were published. */
+/**
+ * `wake` for a ring read by one thread only (the scheduler's reply rings). Its reader does not
+ * count itself in WAIT_RECV: it stores the DATA value it is about to wait on in WAIT_SEEN, then
+ * WAIT_RECV = 1 (soleReaderWait), and the first writer whose frame that value does not cover
+ * takes WAIT_RECV back to 0 with a compare-and-swap as it wakes the reader. So the writers that
+ * publish before the reader runs again make no futex call at all (with a count, every one of
+ * them would notify until the reader's callback ran).
+ *
+ * Why no wake-up is lost: a writer wakes the reader only if its DATA increment came after the
+ * reader read `seen` (`before − seen ≥ 0`); an earlier writer's frame was read by the reader
+ * after that load, and such a writer leaves the flag alone. A later writer either bumped DATA
+ * before the reader's Atomics.waitAsync compared it (the wait returns at once) or after the wait
+ * was registered (then the flag is still 1, or another such writer took it and woke the reader).
+ */
+export const WAKE_SOLE_READER = -1;
+
+/** The sole reader: waits asynchronously for DATA to move past `seen` (read before it last read the ring). */
+export function soleReaderWait(ring: RingView, seen: number): ReturnType<typeof Atomics.waitAsync> {
+  const header = ring.header;
+  Atomics.store(header, H_WAIT_SEEN, seen);
+  Atomics.store(header, H_WAIT_RECV, 1);
+  const waiting = Atomics.waitAsync(header, H_DATA, seen);
+  if (!waiting.async) Atomics.store(header, H_WAIT_RECV, 0);
+  return waiting;
+}
+
+/** The sole reader, woken: it no longer sleeps. */
+export function soleReaderAwake(ring: RingView): void {
+  Atomics.store(ring.header, H_WAIT_RECV, 0);
+}
+
+/**
+ * Tells waiting receivers (up to `wake` threads; none for 0: the writer wakes them later;
+ * WAKE_SOLE_READER: see there) that frames were published.
+ */
 function announceData(header: Int32Array, wake = Infinity): void {
-  Atomics.add(header, H_DATA, 1);
-  if (wake > 0 && Atomics.load(header, H_WAIT_RECV) > 0) Atomics.notify(header, H_DATA, wake);
+  const before = Atomics.add(header, H_DATA, 1);
+  if (wake === 0 || Atomics.load(header, H_WAIT_RECV) <= 0) return;
+  if (wake !== WAKE_SOLE_READER) {
+    Atomics.notify(header, H_DATA, wake);
+  } else if (((before - Atomics.load(header, H_WAIT_SEEN)) | 0) >= 0 && Atomics.compareExchange(header, H_WAIT_RECV, 1, 0) === 1) {
+    Atomics.notify(header, H_DATA, 1);
+  }
 }
 
 /**

@@ -79,7 +79,38 @@ export function isLive(word: number): boolean {
 export const C_THREADS = JOB_SLOTS;
 /** The pool's minThreads: an idle thread leaves only while C_THREADS is above it. */
 export const C_MIN_THREADS = JOB_SLOTS + 1;
+/**
+ * SPINNING: one bit per pool thread (by index, the first SPIN_THREADS threads) that is idle and
+ * spinning on the submission ring, about to take whatever is published. A caller that publishes
+ * jobs wakes a sleeping thread only when no thread spins, and wakes one: a thread that takes a
+ * job and sees more wakes the next (so the caller pays one futex wake at most, usually none).
+ * Bits, not a count: a thread that dies mid-spin leaves its own bit set, and the main thread
+ * clears exactly that bit when the thread's exit is seen (clearSpinning), so no dead spinner can
+ * keep sleeping threads from being woken.
+ */
+const C_SPINNING = JOB_SLOTS + 2;
+const SPIN_WORDS = 8;
+export const SPIN_THREADS = SPIN_WORDS * 32;
 const CONTROL_WORDS = 16;
+
+/** Pool thread `index` starts (true) or stops (false) spinning for jobs. */
+export function setSpinning(states: Int32Array, index: number, spinning: boolean): void {
+  if (index >= SPIN_THREADS) return;
+  const bit = 1 << (index & 31);
+  if (spinning) Atomics.or(states, C_SPINNING + (index >> 5), bit);
+  else Atomics.and(states, C_SPINNING + (index >> 5), ~bit);
+}
+
+/** Main thread: thread `index` is gone; it spins no more. */
+export function clearSpinning(states: Int32Array, index: number): void {
+  setSpinning(states, index, false);
+}
+
+/** Whether some pool thread spins for jobs (it will take a new one without being woken). */
+export function anySpinning(states: Int32Array): boolean {
+  for (let i = 0; i < SPIN_WORDS; i++) if (Atomics.load(states, C_SPINNING + i) !== 0) return true;
+  return false;
+}
 
 export function createStates(): Int32Array {
   return new Int32Array(new SharedArrayBuffer((JOB_SLOTS + CONTROL_WORDS) * 4));

@@ -23,8 +23,8 @@ import { createCancelled } from '../shared/errors.js';
 import { isCallbackWire } from '../shared/callback-wire.js';
 import { whyUncloneable } from '../shared/cloneable.js';
 import { describedErrorWire, errorFromWire, errorToWire } from '../shared/error-wire.js';
-import { H_DATA, H_SPACE, H_WAIT_RECV, H_WAIT_SEND, maxPayload, readFrames, tryWrite, usedBytes, viewRing, WriteResult, type RingView } from '../shared/ring.js';
-import { awaitRelease, C_MIN_THREADS, C_THREADS, claimJob, MAX_CALLING_THREADS, slotOfTicket, slotsOf, type Job } from '../shared/scheduler.js';
+import { H_DATA, H_SPACE, H_WAIT_RECV, H_WAIT_SEND, maxPayload, readFrames, tryWrite, usedBytes, viewRing, WAKE_SOLE_READER, WriteResult, type RingView } from '../shared/ring.js';
+import { anySpinning, awaitRelease, C_MIN_THREADS, C_THREADS, claimJob, setSpinning, MAX_CALLING_THREADS, slotOfTicket, slotsOf, type Job } from '../shared/scheduler.js';
 import { setThreadPool, ThreadClient, threadPool } from '../main/workers/thread-client.js';
 import { checkSideJob, decodeJob, encodeOutcome, ExportTableReader, type JobOutcome } from '../shared/job-codec.js';
 import { crossThreadLocal, type TaskLocal } from '../main/core/task-local.js';
@@ -146,7 +146,7 @@ function publish(ticket: number, outcome: JobOutcome, replyTo: number): void {
   const header = ring.header;
   for (;;) {
     const seen = Atomics.load(header, H_SPACE);
-    if (tryWrite(ring, ticket, bytes) === WriteResult.Written) return;
+    if (tryWrite(ring, ticket, bytes, WAKE_SOLE_READER) === WriteResult.Written) return;
     // Full: the main thread drains it in batches; sleep until it frees space.
     Atomics.add(header, H_WAIT_SEND, 1);
     Atomics.wait(header, H_SPACE, seen, 5);
@@ -358,7 +358,14 @@ const sink = (ticket: number, payload: Uint8Array) => (taken = [ticket, payload]
 function take(): [number, Uint8Array] | undefined {
   taken = undefined;
   readFrames(submissions, 1, sink, claim);
+  if (taken !== undefined) wakeNext();
   return taken;
+}
+
+/** After taking a job: more are waiting and nobody spins for them, so wake one sleeping thread. */
+function wakeNext(): void {
+  const header = submissions.header;
+  if (Atomics.load(header, H_WAIT_RECV) > 0 && usedBytes(submissions) > 0 && !anySpinning(states)) Atomics.notify(header, H_DATA, 1);
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -371,8 +378,14 @@ async function idle(): Promise<boolean> {
   const header = submissions.header;
   const since = performance.now();
   const until = process.hrtime.bigint() + SPIN_NS;
-  while (process.hrtime.bigint() < until) {
-    for (let i = 0; i < 64; i++) if (usedBytes(submissions) > 0) return true;
+  // Counted as spinning: a caller publishing now need not wake anyone (see SPINNING).
+  setSpinning(states, setup.index, true);
+  try {
+    while (process.hrtime.bigint() < until) {
+      for (let i = 0; i < 64; i++) if (usedBytes(submissions) > 0) return true;
+    }
+  } finally {
+    setSpinning(states, setup.index, false);
   }
   for (;;) {
     const seen = Atomics.load(header, H_DATA);

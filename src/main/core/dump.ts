@@ -42,7 +42,7 @@ export function dumpTaskTree(): string {
   const lines: string[] = [];
   const visitTask = (task: Task, depth: number, nurseryStatus: CancelStatus | undefined): void => {
     const pad = '  '.repeat(depth);
-    const detail = task.wait?.detail?.();
+    const detail = task.wait?.detail?.describe();
     const state = task.wait !== undefined ? `blocked in ${task.wait.what}${detail !== undefined ? ` (${detail})` : ''}` : 'running';
     lines.push(`${pad}task ${task.name}#${task.id}: ${state}`);
     if (task.wait !== undefined) {

@@ -13,6 +13,7 @@
 import { ExceptionGroup, soleError, TriodeInternalError } from '../../shared/errors.js';
 import { CancelScope } from './cancel-scope.js';
 import { CancelStatus, type StatusOwner } from './cancel-status.js';
+import { macrotaskDue, yieldToEventLoop } from './checkpoint.js';
 import { currentContext, storage, type Context } from './context.js';
 import { Task, type TaskNursery } from './task.js';
 import { Abort, blockTask } from './traps.js';
@@ -292,11 +293,25 @@ function describeErrors(n: number): string {
 
 /** Tasks created but not started yet, started together from one microtask. */
 let pendingStarts: Array<Task | ((...args: unknown[]) => unknown) | unknown[]> = [];
+/** Tasks started between two looks at the clock (each start runs the task to its first await). */
+const STARTS_PER_CLOCK_READ = 16;
 
+/**
+ * Starts the pending tasks in spawn order. A large batch is cut when the event loop is due a
+ * turn (checkpoint.ts: 2 ms on the main thread), and the rest start after that turn, in order
+ * and before anything spawned later: a thousand tasks spawned at once hold timers, I/O and
+ * Ctrl-C back no longer than any run of checkpoints does.
+ */
 function startPending(): void {
   const batch = pendingStarts;
   pendingStarts = [];
   for (let i = 0; i < batch.length; i += 3) {
+    if (i > 0 && i % (3 * STARTS_PER_CLOCK_READ) === 0 && macrotaskDue()) {
+      // Spawned meanwhile (by the tasks just started) queue behind the rest of this batch.
+      pendingStarts = batch.slice(i).concat(pendingStarts);
+      void yieldToEventLoop().then(startPending);
+      return;
+    }
     const task = batch[i] as Task;
     storage.run(task, runTask, task, batch[i + 1] as (...args: unknown[]) => unknown, batch[i + 2] as unknown[]);
   }

@@ -46,7 +46,7 @@ export interface TaskWait {
   /** What the task is blocked in. */
   readonly what: string;
   /** What the wait looks like now (a worker call: queued, or on which thread). */
-  readonly detail: (() => string) | undefined;
+  readonly detail: { describe(): string } | undefined;
   /** The cancel status the wait is registered under. */
   readonly status: CancelStatus;
   /** Free for the blocking primitive's use (Trio's `Task.custom_sleep_data`). */

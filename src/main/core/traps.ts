@@ -60,7 +60,7 @@ export class Wait implements DeadlineOwner, StatusWait, TaskWait {
   /** @internal */
   nextInLot: Wait | undefined = undefined;
   /** What the wait looks like now, for `dumpTaskTree` (a worker call: queued, or on which thread). */
-  detail: (() => string) | undefined = undefined;
+  detail: { describe(): string } | undefined = undefined;
   /** Free for the blocking primitive's use (Trio's `custom_sleep_data`): ParkingLot keeps its lot here. */
   customSleepData: unknown = undefined;
 

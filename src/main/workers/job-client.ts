@@ -9,8 +9,8 @@ import type { TransferListItem } from 'node:worker_threads';
 import { createCancelled, TriodeInternalError } from '../../shared/errors.js';
 import { errorFromWire } from '../../shared/error-wire.js';
 import { decodeOutcome, encodeJob, encodeSideJob, type ExportRef, type JobOutcome } from '../../shared/job-codec.js';
-import { H_DATA, H_WAIT_RECV, maxPayload, readFrames, tryWrite, WriteResult, type RingView } from '../../shared/ring.js';
-import { CANCEL, cancelJob, generationOfTicket, OWNER_MASK, queueJob, releaseJob, slotOfTicket, ticketOf } from '../../shared/scheduler.js';
+import { H_DATA, H_WAIT_RECV, maxPayload, readFrames, soleReaderAwake, soleReaderWait, tryWrite, usedBytes, WriteResult, type RingView } from '../../shared/ring.js';
+import { anySpinning, CANCEL, cancelJob, generationOfTicket, OWNER_MASK, queueJob, releaseJob, slotOfTicket, ticketOf } from '../../shared/scheduler.js';
 import { CapacityLimiter } from '../sync/capacity-limiter.js';
 
 /** How a job ended, for its caller: a value or an error (never rejects). */
@@ -37,6 +37,8 @@ export interface JobRequest {
   readonly transfer?: TransferListItem[] | undefined;
   /** Runs (once) when the job settles, and at once when it is cancelled before it starts. */
   readonly onSettled?: (() => void) | undefined;
+  /** Called (once) with the job's result when it settles, after onSettled: `settled` without a promise. */
+  readonly onOutcome?: ((result: JobResult) => void) | undefined;
   /** The caller's cross-thread TaskLocal values. */
   readonly locals?: Array<[string, unknown]> | undefined;
   /** Whether the caller may terminate the thread when it cancels the call ('kill' mode). */
@@ -72,16 +74,56 @@ export interface JobSubmitter {
   submit(request: JobRequest): WorkerJobHandle;
 }
 
-export interface JobRecord {
-  readonly slot: number;
-  readonly generation: number;
-  readonly url: string;
-  readonly exportName: string;
-  /** Arguments for the side path (transfer lists, shared buffers, values too large for the ring). */
-  readonly side: { args: unknown[]; transfer: TransferListItem[]; locals: Array<[string, unknown]> | undefined } | undefined;
-  readonly resolve: (result: JobResult) => void;
-  readonly onSettled: (() => void) | undefined;
-  killed: boolean;
+/** One job in flight: the caller's handle and the client's record of it. */
+export class JobRecord implements WorkerJobHandle {
+  killed = false;
+  private outcome: JobResult | undefined = undefined;
+  private resolveSettled: ((result: JobResult) => void) | undefined = undefined;
+  private settledPromise: Promise<JobResult> | undefined = undefined;
+
+  constructor(
+    private readonly client: JobClient,
+    readonly slot: number,
+    readonly generation: number,
+    readonly url: string,
+    readonly exportName: string,
+    /** Arguments for the side path (transfer lists, shared buffers, values too large for the ring). */
+    readonly side: { args: unknown[]; transfer: TransferListItem[]; locals: Array<[string, unknown]> | undefined } | undefined,
+    private readonly onSettled: (() => void) | undefined,
+    private readonly onOutcome: ((result: JobResult) => void) | undefined,
+  ) {}
+
+  /** Made on first use: a caller that passed onOutcome never pays for it. */
+  get settled(): Promise<JobResult> {
+    if (this.settledPromise === undefined) {
+      this.settledPromise =
+        this.outcome !== undefined ? Promise.resolve(this.outcome) : new Promise<JobResult>((resolve) => (this.resolveSettled = resolve));
+    }
+    return this.settledPromise;
+  }
+
+  cancel(): boolean {
+    return this.client.cancelRecord(this);
+  }
+
+  kill(): void {
+    this.client.killRecord(this);
+  }
+
+  describe(): string {
+    return this.client.describeRecord(this);
+  }
+
+  /** @internal called once, by the client, when the job is over. */
+  settle(result: JobResult): void {
+    this.outcome = result;
+    try {
+      this.onSettled?.();
+    } finally {
+      this.resolveSettled?.(result);
+      this.onOutcome?.(result);
+    }
+  }
 }
 
 export abstract class JobClient implements JobSubmitter {
@@ -132,7 +174,7 @@ export abstract class JobClient implements JobSubmitter {
   }
 
   /** @internal publishes one job (see JobRequest); the caller holds a limiter token. */
-  submit({ url, exportName, args, transfer, onSettled, locals, killable = false }: JobRequest): WorkerJobHandle {
+  submit({ url, exportName, args, transfer, onSettled, onOutcome, locals, killable = false }: JobRequest): WorkerJobHandle {
     this.checkOpen();
     const slot = this.freeSlots.pop();
     if (slot === undefined) throw new TriodeInternalError('worker pool: no free job slot although a token was held');
@@ -143,19 +185,9 @@ export abstract class JobClient implements JobSubmitter {
       transfer === undefined
         ? encodeJob(this.exportRef(url, exportName), args, maxPayload(this.submissions) >> 2, locals, killable, this.replyTo)
         : undefined;
-    let resolve!: (result: JobResult) => void;
-    const settled = new Promise<JobResult>((r) => (resolve = r));
-    const record: JobRecord = {
-      slot,
-      generation,
-      url,
-      exportName,
-      side: inline === undefined ? { args, transfer: transfer ?? [], locals } : undefined,
-      resolve,
-      onSettled,
-      killed: false,
-    };
-    if (record.side !== undefined && !this.canSend(record, ticketOf(slot, generation))) {
+    const side = inline === undefined ? { args, transfer: transfer ?? [], locals } : undefined;
+    const record = new JobRecord(this, slot, generation, url, exportName, side, onSettled, onOutcome);
+    if (side !== undefined && !this.canSend(record, ticketOf(slot, generation))) {
       this.freeSlots.push(slot);
       releaseJob(this.states, slot);
       throw new TypeError(`runInWorker: the arguments of ${exportName} cannot be sent to a worker thread (they are not structured-cloneable)`);
@@ -165,34 +197,39 @@ export abstract class JobClient implements JobSubmitter {
     this.publish(ticketOf(slot, generation), inline ?? encodeSideJob(killable, this.replyTo));
     this.published();
     this.armReplies();
-    return {
-      settled,
-      cancel: () => {
-        if (this.jobs.get(slot) !== record) return false;
-        if (!cancelJob(this.states, slot)) return false;
-        // Never claimed: no thread will start it (its frame is dropped by whoever takes it).
-        this.finish(record, { error: createCancelled('cancelled before it started') });
-        if (record.side !== undefined) this.sideDropped(ticketOf(slot, generation));
-        return true;
-      },
-      kill: () => {
-        // An outcome already published means the thread is done with the job: nothing to kill
-        // (and it may be running another job by now). A thread that publishes one after this
-        // point waits for its release before it takes another job (see releaseJob).
-        this.drainReplies();
-        if (this.jobs.get(slot) !== record) return;
-        record.killed = true;
-        this.killJob(record);
-      },
-      describe: () => {
-        if (this.jobs.get(slot) !== record) return 'done';
-        const word = Atomics.load(this.states, slot);
-        const owner = word & OWNER_MASK;
-        const cancelled = (word & CANCEL) !== 0 ? ', cancel requested' : '';
-        // A thread's identity is its threadId + 1 (thread-registry.ts).
-        return owner === 0 ? `queued${cancelled}` : `running on worker thread ${owner - 1}${cancelled}${this.nestedDetail(owner)}`;
-      },
-    };
+    return record;
+  }
+
+  /** @internal the handle's cancel(): see WorkerJobHandle. */
+  cancelRecord(record: JobRecord): boolean {
+    const slot = record.slot;
+    if (this.jobs.get(slot) !== record) return false;
+    if (!cancelJob(this.states, slot)) return false;
+    // Never claimed: no thread will start it (its frame is dropped by whoever takes it).
+    this.finish(record, { error: createCancelled('cancelled before it started') });
+    if (record.side !== undefined) this.sideDropped(ticketOf(slot, record.generation));
+    return true;
+  }
+
+  /** @internal the handle's kill(): see WorkerJobHandle. */
+  killRecord(record: JobRecord): void {
+    // An outcome already published means the thread is done with the job: nothing to kill
+    // (and it may be running another job by now). A thread that publishes one after this
+    // point waits for its release before it takes another job (see releaseJob).
+    this.drainReplies();
+    if (this.jobs.get(record.slot) !== record) return;
+    record.killed = true;
+    this.killJob(record);
+  }
+
+  /** @internal the handle's describe(): see WorkerJobHandle. */
+  describeRecord(record: JobRecord): string {
+    if (this.jobs.get(record.slot) !== record) return 'done';
+    const word = Atomics.load(this.states, record.slot);
+    const owner = word & OWNER_MASK;
+    const cancelled = (word & CANCEL) !== 0 ? ', cancel requested' : '';
+    // A thread's identity is its threadId + 1 (thread-registry.ts).
+    return owner === 0 ? `queued${cancelled}` : `running on worker thread ${owner - 1}${cancelled}${this.nestedDetail(owner)}`;
   }
 
   /**
@@ -208,13 +245,22 @@ export abstract class JobClient implements JobSubmitter {
     this.retryBacklog();
   }
 
-  /** Wakes as many sleeping threads as jobs were published (a thread that is awake takes them itself). */
+  /**
+   * Wakes one sleeping thread for the jobs published this turn, unless a thread spins for jobs
+   * (it takes them without a wake-up). A woken thread that sees more jobs wakes the next one, so
+   * the caller pays at most one futex wake per turn (see SPINNING in shared/scheduler.ts).
+   */
   private readonly announce = (): void => {
-    const count = this.unannounced;
     this.unannounced = 0;
     const header = this.submissions.header;
-    if (Atomics.load(header, H_WAIT_RECV) > 0) Atomics.notify(header, H_DATA, count);
+    if (Atomics.load(header, H_WAIT_RECV) > 0 && !anySpinning(this.states)) Atomics.notify(header, H_DATA, 1);
   };
+
+  /** Wakes one sleeping thread if jobs are queued (after a thread's death, whatever it was doing). */
+  protected wakeForQueued(): void {
+    const header = this.submissions.header;
+    if (usedBytes(this.submissions) > 0 && Atomics.load(header, H_WAIT_RECV) > 0) Atomics.notify(header, H_DATA, 1);
+  }
 
   /** Moves backlogged job frames into the ring as space frees up (after each batch of outcomes). */
   private flushBacklog(): void {
@@ -242,22 +288,21 @@ export abstract class JobClient implements JobSubmitter {
     setImmediate(retry).unref();
   }
 
-  /** Keeps one Atomics.waitAsync on the reply ring while calls are in flight. */
+  /**
+   * Keeps one Atomics.waitAsync on the reply ring while calls are in flight. This thread is the
+   * ring's only reader, so it waits as one (ring.ts, WAKE_SOLE_READER): the threads publishing
+   * outcomes meanwhile wake it once, not once each.
+   */
   protected armReplies(): void {
     while (!this.armed && this.inFlight > 0) {
-      const header = this.replies.header;
-      const seen = Atomics.load(header, H_DATA);
+      const seen = Atomics.load(this.replies.header, H_DATA);
       this.drainReplies();
       if (this.inFlight === 0) return;
-      Atomics.add(header, H_WAIT_RECV, 1);
-      const waiting = Atomics.waitAsync(header, H_DATA, seen);
-      if (!waiting.async) {
-        Atomics.sub(header, H_WAIT_RECV, 1);
-        continue;
-      }
+      const waiting = soleReaderWait(this.replies, seen);
+      if (!waiting.async) continue;
       this.armed = true;
       void waiting.value.then(() => {
-        Atomics.sub(header, H_WAIT_RECV, 1);
+        soleReaderAwake(this.replies);
         this.armed = false;
         this.armReplies();
       });
@@ -316,11 +361,7 @@ export abstract class JobClient implements JobSubmitter {
     this.freeSlots.push(record.slot);
     this.completed++;
     if (this.inFlight === 0) this.inFlightChanged(false);
-    try {
-      record.onSettled?.();
-    } finally {
-      record.resolve(result);
-    }
+    record.settle(result);
   }
 
   /** Gives back a slot this caller found held by an orphan of its predecessor, once that is over. */

@@ -22,12 +22,13 @@ import { availableParallelism } from 'node:os';
 import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
 import { BrokenWorkerError, createCancelled, ClosedResourceError } from '../../shared/errors.js';
 import { errorToWire } from '../../shared/error-wire.js';
-import { createRing, openEndpoint, tryWrite, viewRing, WriteResult, type RingView } from '../../shared/ring.js';
+import { createRing, openEndpoint, tryWrite, viewRing, WAKE_SOLE_READER, WriteResult, type RingView } from '../../shared/ring.js';
 import {
   CANCEL,
   C_MIN_THREADS,
   C_THREADS,
   callerOfSlot,
+  clearSpinning,
   cancelJob,
   createStates,
   generationOfTicket,
@@ -210,7 +211,9 @@ export class WorkerPool extends JobClient {
     if (this.#threads.size >= this.maxThreads || this.#closed) return; // (the common case: nothing to count)
     // Nested calls count too: a thread waiting on them takes other jobs meanwhile, but queued
     // jobs beyond the threads' reach must not wait for a thread that is never started.
-    const wanted = Math.min(this.maxThreads, Math.max(this.#minThreads, this.inFlight + this.#nestedInFlight()));
+    // (Counting them scans every slot: only when this thread's own calls do not already ask for every thread.)
+    const own = Math.max(this.#minThreads, this.inFlight);
+    const wanted = own >= this.maxThreads ? this.maxThreads : Math.min(this.maxThreads, own + this.#nestedInFlight());
     while (!this.#closed && this.#threads.size < wanted && this.#freeIndices.length > 0) this.#spawn();
   }
 
@@ -382,6 +385,9 @@ export class WorkerPool extends JobClient {
     this.#freeIndices.push(thread.index);
     markThreadDead(thread.identity);
     if (code !== IDLE_EXIT_CODE) Atomics.sub(this.states, C_THREADS, 1);
+    // It may have died spinning for jobs: nobody would wake a sleeping thread for them then.
+    clearSpinning(this.states, thread.index);
+    this.wakeForQueued();
     this.drainReplies();
     const owner = thread.identity & OWNER_MASK;
     const why = this.#closed ? 'the pool was closed' : thread.error !== undefined ? thread.error.message : `it exited with code ${code}`;
@@ -428,12 +434,12 @@ export class WorkerPool extends JobClient {
 
   /** Writes an outcome into a pool thread's reply ring, now or as soon as its lock is free. */
   #deliver(ring: RingView, ticket: number, payload: Uint8Array): void {
-    if (this.#undelivered.length === 0 && tryWrite(ring, ticket, payload) === WriteResult.Written) return;
+    if (this.#undelivered.length === 0 && tryWrite(ring, ticket, payload, WAKE_SOLE_READER) === WriteResult.Written) return;
     this.#undelivered.push([ring, ticket, payload]);
     const retry = () => {
       while (this.#undelivered.length > 0) {
         const [r, t, p] = this.#undelivered[0]!;
-        if (tryWrite(r, t, p) !== WriteResult.Written) {
+        if (tryWrite(r, t, p, WAKE_SOLE_READER) !== WriteResult.Written) {
           setTimeout(retry, 1).unref();
           return;
         }

@@ -34,7 +34,7 @@ import type { CapacityLimiter } from '../sync/capacity-limiter.js';
 import { whyUncloneable } from '../../shared/cloneable.js';
 import { crossThreadValuesFor } from '../core/task-local.js';
 import { defaultWorkerPool, type WorkerJobHandle } from './pool.js';
-import { isPool, type JobSubmitter } from './job-client.js';
+import { isPool, type JobResult, type JobSubmitter } from './job-client.js';
 
 export type CancelMode = 'cooperative' | 'kill' | 'abandon';
 
@@ -93,45 +93,51 @@ function checkCallOptions(where: string, options: WorkerCallOptions): void {
  * const digest = await runInWorker(new URL('./hash.js', import.meta.url), 'sha256', [path]);
  * ```
  */
-export async function runInWorker(
+export function runInWorker(
   module: string | URL,
   exportName: string,
   args: unknown[] = [],
   options: WorkerCallOptions = {},
 ): Promise<unknown> {
-  const url = moduleUrl(module);
-  if (typeof exportName !== 'string' || exportName === '') {
-    throw new TypeError(`runInWorker: exportName must be a non-empty string, got ${describe(exportName)}`);
-  }
-  if (!Array.isArray(args)) throw new TypeError(`runInWorker: args must be an array, got ${describe(args)}`);
-  checkCallOptions('runInWorker', options);
-  // One pass: find the arguments that cross specially (callbacks, channel endpoints); check the rest.
-  let special = false;
-  const found = { shared: false };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (typeof arg === 'object' || typeof arg === 'function') {
-      if (isWorkerCallback(arg) || isSharedEndpoint(arg)) {
-        special = true;
-        continue;
-      }
-      const bad = whyUncloneable(arg, `argument ${i + 1}`, found);
-      if (bad !== undefined) {
-        throw new TypeError(`runInWorker: ${bad}, which cannot be sent to a worker thread (it is not structured-cloneable)`);
-      }
-    } else if (typeof arg === 'symbol') {
-      throw new TypeError(`runInWorker: argument ${i + 1} is a symbol, which cannot be sent to a worker thread`);
+  // Not an async function: a call that is admitted at once costs no promise of its own (its
+  // wait's promise is the one the caller awaits). Errors still reject, never throw.
+  try {
+    const url = moduleUrl(module);
+    if (typeof exportName !== 'string' || exportName === '') {
+      throw new TypeError(`runInWorker: exportName must be a non-empty string, got ${describe(exportName)}`);
     }
+    if (!Array.isArray(args)) throw new TypeError(`runInWorker: args must be an array, got ${describe(args)}`);
+    checkCallOptions('runInWorker', options);
+    // One pass: find the arguments that cross specially (callbacks, channel endpoints); check the rest.
+    let special = false;
+    const found = { shared: false };
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
+      if (typeof arg === 'object' || typeof arg === 'function') {
+        if (isWorkerCallback(arg) || isSharedEndpoint(arg)) {
+          special = true;
+          continue;
+        }
+        const bad = whyUncloneable(arg, `argument ${i + 1}`, found);
+        if (bad !== undefined) {
+          throw new TypeError(`runInWorker: ${bad}, which cannot be sent to a worker thread (it is not structured-cloneable)`);
+        }
+      } else if (typeof arg === 'symbol') {
+        throw new TypeError(`runInWorker: argument ${i + 1} is a symbol, which cannot be sent to a worker thread`);
+      }
+    }
+    const ctx = currentContext('runInWorker');
+    // The task's cross-thread TaskLocal values go with the call; one that cannot is refused here.
+    const locals = crossThreadValuesFor('runInWorker', found);
+    if ((special || found.shared) && !(options.pool ?? defaultWorkerPool()).sharesMemory) refuseMemoryArgs(args);
+    cancelPoint(ctx);
+    // Shared memory is shared only through postMessage: such a call takes the message path.
+    if (found.shared && options.transfer === undefined) options = { ...options, transfer: [] };
+    if (!special) return dispatch(ctx, url, exportName, args, options, locals);
+    return callWithCallbacks(ctx, url, exportName, args, options, locals);
+  } catch (error) {
+    return Promise.reject(error);
   }
-  const ctx = currentContext('runInWorker');
-  // The task's cross-thread TaskLocal values go with the call; one that cannot is refused here.
-  const locals = crossThreadValuesFor('runInWorker', found);
-  if ((special || found.shared) && !(options.pool ?? defaultWorkerPool()).sharesMemory) refuseMemoryArgs(args);
-  cancelPoint(ctx);
-  // Shared memory is shared only through postMessage: such a call takes the message path.
-  if (found.shared && options.transfer === undefined) options = { ...options, transfer: [] };
-  if (!special) return dispatch(ctx, url, exportName, args, options, locals);
-  return callWithCallbacks(ctx, url, exportName, args, options, locals);
 }
 
 /**
@@ -200,8 +206,18 @@ function callWithCallbacks(
   return dispatch(ctx, url, exportName, args, options, locals);
 }
 
-/** Queues, dispatches and waits for one job, with the caller's cross-thread TaskLocal values. */
-async function dispatch(
+/** Gives back the first `count` of a call's limiter tokens, last taken first. */
+function releaseTokens(limiters: readonly CapacityLimiter[], borrower: object, count: number): void {
+  for (let i = count - 1; i >= 0; i--) limiters[i]!.releaseOnBehalfOf(borrower);
+}
+
+/**
+ * Queues, dispatches and waits for one job, with the caller's cross-thread TaskLocal values.
+ * Queued, the call waits in ordinary cancellable waits: for the caller's limiter, then for a
+ * job slot, borrowed on the call's behalf. A free token is taken without a schedule point (the
+ * job's wait is one), and then no promise but the wait's is made.
+ */
+function dispatch(
   ctx: Context,
   url: string,
   exportName: string,
@@ -211,41 +227,89 @@ async function dispatch(
 ): Promise<unknown> {
   const pool = options.pool ?? defaultWorkerPool();
   pool.checkOpen();
-  const mode = options.cancel ?? 'cooperative';
-  // Queued: ordinary cancellable waits, for the caller's limiter and then for a job slot. The
-  // borrower is this call. (A free token is taken without a schedule point: the wait below is one.)
   const limiters = options.limiter !== undefined && options.limiter !== pool.limiter ? [options.limiter, pool.limiter] : [pool.limiter];
   const borrower = {};
-  const release = (count: number) => {
-    for (let i = count - 1; i >= 0; i--) limiters[i]!.releaseOnBehalfOf(borrower);
-  };
   for (let i = 0; i < limiters.length; i++) {
-    if (limiters[i]!.tryAcquireOnBehalfOf(borrower)) continue;
+    if (!limiters[i]!.tryAcquireOnBehalfOf(borrower)) return dispatchQueued(ctx, pool, limiters, borrower, i, url, exportName, args, options, locals);
+  }
+  return submitAndWait(ctx, pool, limiters, borrower, url, exportName, args, options, locals);
+}
+
+/** dispatch's slow path: waits for the tokens from `from` on, then submits. */
+async function dispatchQueued(
+  ctx: Context,
+  pool: JobSubmitter,
+  limiters: readonly CapacityLimiter[],
+  borrower: object,
+  from: number,
+  url: string,
+  exportName: string,
+  args: unknown[],
+  options: WorkerCallOptions,
+  locals: Array<[string, unknown]> | undefined,
+): Promise<unknown> {
+  for (let i = from; i < limiters.length; i++) {
+    if (i > from && limiters[i]!.tryAcquireOnBehalfOf(borrower)) continue;
     try {
       await limiters[i]!.acquireOnBehalfOf(borrower);
     } catch (error) {
-      release(i);
+      releaseTokens(limiters, borrower, i);
       throw error;
     }
   }
+  return submitAndWait(ctx, pool, limiters, borrower, url, exportName, args, options, locals);
+}
+
+/** Publishes the job (the call holds all its tokens) and blocks the task until it settles. */
+function submitAndWait(
+  ctx: Context,
+  pool: JobSubmitter,
+  limiters: readonly CapacityLimiter[],
+  borrower: object,
+  url: string,
+  exportName: string,
+  args: unknown[],
+  options: WorkerCallOptions,
+  locals: Array<[string, unknown]> | undefined,
+): Promise<unknown> {
+  const mode = options.cancel ?? 'cooperative';
   let job: WorkerJobHandle;
   let wired: ReturnType<typeof wireEndpoints> | undefined;
+  let wait: Wait | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  /** An outcome that came before the wait existed (a thread can answer while submit returns). */
+  let early: JobResult | undefined;
+  // The slot is freed when the thread is done with the job, whatever the caller did meanwhile.
+  const onOutcome = (outcome: JobResult) => {
+    if (killTimer !== undefined) clearTimeout(killTimer);
+    releaseTokens(limiters, borrower, limiters.length);
+    if (wait === undefined || aborting) early = outcome;
+    else if (!wait.isSettled) wait.reschedule(outcome);
+  };
+  /** Set while the abort function cancels the job: an outcome that comes meanwhile waits in `early`. */
+  let aborting = false;
   try {
     pool.checkOpen();
     wired = wireEndpoints(args);
-    job = pool.submit({ url, exportName, args: wired.args, transfer: options.transfer, onSettled: wired.close, locals, killable: mode === 'kill' });
+    job = pool.submit({ url, exportName, args: wired.args, transfer: options.transfer, onSettled: wired.close, onOutcome, locals, killable: mode === 'kill' });
   } catch (error) {
-    release(limiters.length);
+    releaseTokens(limiters, borrower, limiters.length);
     wired?.close?.();
-    throw error;
+    return Promise.reject(error);
   }
-
-  let killTimer: NodeJS.Timeout | undefined;
-  const wait: Wait = blockTask(
+  wait = blockTask(
     ctx,
     () => {
       // Not started yet: the worker will skip it, so there is nothing to wait for.
-      if (job.cancel()) return Abort.SUCCEEDED;
+      aborting = true;
+      const unstarted = job.cancel();
+      aborting = false;
+      if (unstarted) return Abort.SUCCEEDED;
+      if (early !== undefined) {
+        // The job ended while being cancelled (a remote pool that cannot reach Redis gives up at once).
+        wait!.reschedule(early);
+        return Abort.FAILED;
+      }
       if (mode === 'abandon') return Abort.SUCCEEDED;
       if (mode === 'kill') killTimer = setTimeout(() => job.kill(), options.killAfterMs ?? DEFAULT_KILL_AFTER_MS);
       return Abort.FAILED;
@@ -253,13 +317,8 @@ async function dispatch(
     `runInWorker(${exportName})`,
     true, // woken by a worker thread: not blocked for autojump
   );
-  wait.detail = () => job.describe();
-  // The slot is freed when the thread is done with the job, whatever the caller did meanwhile.
-  void job.settled.then((outcome) => {
-    if (killTimer !== undefined) clearTimeout(killTimer);
-    release(limiters.length);
-    if (!wait.isSettled) wait.reschedule(outcome);
-  });
+  wait.detail = job;
+  if (early !== undefined) wait.reschedule(early);
   return wait.promise;
 }
 
