@@ -353,12 +353,16 @@ function putFrame(ring: RingView, tail: number, tag: number, body: Uint8Array | 
  */
 export const WAKE_SOLE_READER = -1;
 
-/** The sole reader: waits asynchronously for DATA to move past `seen` (read before it last read the ring). */
-export function soleReaderWait(ring: RingView, seen: number): ReturnType<typeof Atomics.waitAsync> {
+/**
+ * The sole reader: waits asynchronously for DATA to move past `seen` (read before it last read
+ * the ring), or for `timeoutMs` — a reader that looks again now and then cannot be left asleep
+ * for good by a wake-up that never comes (any thread can scribble on the header).
+ */
+export function soleReaderWait(ring: RingView, seen: number, timeoutMs = Infinity): ReturnType<typeof Atomics.waitAsync> {
   const header = ring.header;
   Atomics.store(header, H_WAIT_SEEN, seen);
   Atomics.store(header, H_WAIT_RECV, 1);
-  const waiting = Atomics.waitAsync(header, H_DATA, seen);
+  const waiting = Atomics.waitAsync(header, H_DATA, seen, timeoutMs);
   if (!waiting.async) Atomics.store(header, H_WAIT_RECV, 0);
   return waiting;
 }
@@ -373,7 +377,14 @@ export function soleReaderAwake(ring: RingView): void {
  * WAKE_SOLE_READER: see there) that frames were published.
  */
 function announceData(header: Int32Array, wake = Infinity): void {
-  const before = Atomics.add(header, H_DATA, 1);
+  wakeReaders(header, Atomics.add(header, H_DATA, 1), wake);
+}
+
+/**
+ * @internal announceData's second half: wakes readers for a frame whose DATA increment found
+ * DATA at `before`. (Apart so a test can run it late, as a writer paused between the two would.)
+ */
+export function wakeReaders(header: Int32Array, before: number, wake: number): void {
   if (wake === 0 || Atomics.load(header, H_WAIT_RECV) <= 0) return;
   if (wake !== WAKE_SOLE_READER) {
     Atomics.notify(header, H_DATA, wake);

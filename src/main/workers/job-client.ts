@@ -126,6 +126,12 @@ export class JobRecord implements WorkerJobHandle {
   }
 }
 
+/**
+ * How long a caller waiting for outcomes sleeps before it reads its reply ring again anyway: a
+ * safety net (a wake-up is lost only if some thread wrote garbage over the ring's header).
+ */
+const REPLY_LOOK_AGAIN_MS = 100;
+
 export abstract class JobClient implements JobSubmitter {
   readonly [POOL_BRAND] = true as const;
   readonly sharesMemory = true;
@@ -298,7 +304,7 @@ export abstract class JobClient implements JobSubmitter {
       const seen = Atomics.load(this.replies.header, H_DATA);
       this.drainReplies();
       if (this.inFlight === 0) return;
-      const waiting = soleReaderWait(this.replies, seen);
+      const waiting = soleReaderWait(this.replies, seen, REPLY_LOOK_AGAIN_MS);
       if (!waiting.async) continue;
       this.armed = true;
       void waiting.value.then(() => {
