@@ -472,9 +472,16 @@ function ownBuffer(length: number): Uint8Array {
 const SCRATCH = 64 * 1024;
 /** Payloads above this get a buffer of their own, allocated before the lock, and are read alone. */
 const LARGE = 2048;
-let scratch: Uint8Array | undefined;
-const scratchLengths = new Int32Array(SCRATCH / FRAME_HEADER);
-const scratchTags = new Int32Array(SCRATCH / FRAME_HEADER);
+/** Where readFrames copies frames out to: their bytes, and each one's length and tag. */
+interface ReadScratch {
+  readonly bytes: Uint8Array;
+  readonly lengths: Int32Array;
+  readonly tags: Int32Array;
+}
+function newScratch(): ReadScratch {
+  return { bytes: new Uint8Array(SCRATCH), lengths: new Int32Array(SCRATCH / FRAME_HEADER), tags: new Int32Array(SCRATCH / FRAME_HEADER) };
+}
+let threadScratch: ReadScratch | undefined;
 
 /** The length of the frame at position `at` with `available` bytes published from there; breaks the ring if impossible. */
 function frameLength(ring: RingView, at: number, available: number): number {
@@ -486,19 +493,42 @@ function frameLength(ring: RingView, at: number, available: number): number {
 /** Receives the payloads and tags of frames read by `readFrames`. */
 export type FrameSink = (tag: number, payload: Uint8Array) => void;
 
+/** Whether a readFrames call is under way on this thread (a sink that reads again gets a scratch of its own). */
+let reading = false;
+
 /**
  * Reads up to `max` frames, handing each (tag, payload in a buffer of its own) to `sink` after
  * the lock is released. `claim(tag)`, when given, is asked under the lock for each frame: a frame
  * it refuses is taken out of the ring and dropped (the scheduler claims jobs this way: see
  * scheduler.ts). Returns how many were handed over (0 when the ring is empty or every frame was
  * dropped), BUSY as in tryWrite.
+ *
+ * `borrowed`: small payloads are handed as views of this thread's scratch instead of copies,
+ * valid only until the next read on this thread — for a sink that decodes them at once (the
+ * scheduler's jobs and outcomes), which then pays no allocation of its own per frame.
  */
-export function readFrames(ring: RingView, max: number, sink: FrameSink, claim?: (tag: number) => boolean): number {
+export function readFrames(ring: RingView, max: number, sink: FrameSink, claim?: (tag: number) => boolean, borrowed = false): number {
+  if (reading) return readFramesWith(ring, max, sink, claim, borrowed, newScratch());
+  reading = true;
+  try {
+    return readFramesWith(ring, max, sink, claim, borrowed, (threadScratch ??= newScratch()));
+  } finally {
+    reading = false;
+  }
+}
+
+function readFramesWith(
+  ring: RingView,
+  max: number,
+  sink: FrameSink,
+  claim: ((tag: number) => boolean) | undefined,
+  borrowed: boolean,
+  { bytes: scratch, lengths: scratchLengths, tags: scratchTags }: ReadScratch,
+): number {
   const header = ring.header;
   const { capacity } = ring;
   const span = 2 * capacity;
   let large: Uint8Array | undefined;
-  scratch ??= new Uint8Array(SCRATCH);
   for (;;) {
     checkNotBroken(ring);
     let frames = 0; // frames taken out of the ring, into the scratch
@@ -563,7 +593,8 @@ export function readFrames(ring: RingView, max: number, sink: FrameSink, claim?:
       const mark = scratchLengths[i]!;
       const length = mark < 0 ? -1 - mark : mark;
       if (mark >= 0) {
-        sink(scratchTags[i]!, scratch.slice(offset + FRAME_HEADER, offset + FRAME_HEADER + length));
+        const from = offset + FRAME_HEADER;
+        sink(scratchTags[i]!, borrowed ? scratch.subarray(from, from + length) : scratch.slice(from, from + length));
         delivered++;
       }
       offset += frameSize(length);

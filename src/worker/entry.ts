@@ -24,7 +24,7 @@ import { isCallbackWire } from '../shared/callback-wire.js';
 import { whyUncloneable } from '../shared/cloneable.js';
 import { describedErrorWire, errorFromWire, errorToWire } from '../shared/error-wire.js';
 import { H_DATA, H_SPACE, H_WAIT_RECV, H_WAIT_SEND, maxPayload, readFrames, tryWrite, usedBytes, viewRing, WAKE_SOLE_READER, WriteResult, type RingView } from '../shared/ring.js';
-import { anySpinning, awaitRelease, C_MIN_THREADS, C_THREADS, claimJob, setSpinning, MAX_CALLING_THREADS, slotOfTicket, slotsOf, type Job } from '../shared/scheduler.js';
+import { anySpinning, awaitRelease, C_MIN_THREADS, C_THREADS, claimJob, JOB_SLOTS, setSpinning, MAX_CALLING_THREADS, slotOfTicket, slotsOf, type Job } from '../shared/scheduler.js';
 import { setThreadPool, ThreadClient, threadPool } from '../main/workers/thread-client.js';
 import { checkSideJob, decodeJob, encodeOutcome, ExportTableReader, type JobOutcome } from '../shared/job-codec.js';
 import { crossThreadLocal, type TaskLocal } from '../main/core/task-local.js';
@@ -113,15 +113,19 @@ function fetchSideJob(ticket: number): Promise<Job | undefined> {
 
 // ---- results ------------------------------------------------------------------------------------
 
-/** What a running job's frame said about its answer: where it goes, and whether its caller may kill. */
-const answers = new Map<number, { replyTo: number; killable: boolean }>();
+/**
+ * What a running job's frame said about its answer, by job slot (a slot holds one job at a time,
+ * claimed by one thread): 0 for none, else 1 + (replyTo << 1 | killable).
+ */
+const answers = new Int32Array(JOB_SLOTS);
 
 /** Publishes a job's outcome (see publish); a killable, cancelled job is then waited out (see awaitRelease). */
 function complete(ticket: number, outcome: JobOutcome): void {
-  const answer = answers.get(ticket) ?? { replyTo: 0, killable: false };
-  answers.delete(ticket);
-  publish(ticket, outcome, answer.replyTo);
-  if (answer.killable) awaitRelease(states, slotOfTicket(ticket), me);
+  const slot = slotOfTicket(ticket);
+  const answer = Math.max(0, answers[slot]! - 1);
+  answers[slot] = 0;
+  publish(ticket, outcome, answer >> 1);
+  if ((answer & 1) !== 0) awaitRelease(states, slot, me);
 }
 
 /**
@@ -156,21 +160,37 @@ function publish(ticket: number, outcome: JobOutcome, replyTo: number): void {
 
 // ---- running one job ----------------------------------------------------------------------------
 
+/** A job about to run: with the pool's id of its export when its frame named it by id. */
+type RunnableJob = Job & { readonly exportId?: number | undefined };
+
 interface ExportEntry {
   readonly fn: AnyFunction;
   /** Whether it runs in its own run(): known for `async function`s, learned from the first call otherwise. */
   async: boolean | undefined;
 }
 
-const exports = new Map<string, ExportEntry>();
+/** Loaded exports by url, then export name; and by the pool's export id (no string work per job). */
+const exports = new Map<string, Map<string, ExportEntry>>();
+const exportsById: Array<ExportEntry | undefined> = [];
+
+function knownEntry(job: RunnableJob): ExportEntry | undefined {
+  if (job.exportId !== undefined) {
+    const byId = exportsById[job.exportId];
+    if (byId !== undefined) return byId;
+  }
+  const entry = exports.get(job.url)?.get(job.exportName);
+  if (entry !== undefined && job.exportId !== undefined) exportsById[job.exportId] = entry;
+  return entry;
+}
 
 async function exportEntry(url: string, exportName: string): Promise<ExportEntry> {
-  const key = `${exportName}\0${url}`;
-  let entry = exports.get(key);
+  let byName = exports.get(url);
+  if (byName === undefined) exports.set(url, (byName = new Map()));
+  let entry = byName.get(exportName);
   if (entry === undefined) {
     const fn = await loadExport(url, exportName);
     entry = { fn, async: fn.constructor?.name === 'AsyncFunction' ? true : undefined };
-    exports.set(key, entry);
+    byName.set(exportName, entry);
   }
   return entry;
 }
@@ -212,6 +232,12 @@ async function runInOwnRun(entry: ExportEntry, args: unknown[], word: CancelWord
   });
 }
 
+/** Whether any argument may have crossed specially (only objects do). */
+function needsRevival(args: unknown[]): boolean {
+  for (let i = 0; i < args.length; i++) if (typeof args[i] === 'object' && args[i] !== null) return true;
+  return false;
+}
+
 /** Turns the arguments that crossed specially back into live things: channel endpoints, callbacks. */
 function reviveArgs(args: unknown[], cleanups: Array<() => void>): unknown[] {
   return args.map((arg) => {
@@ -238,6 +264,7 @@ function reviveArgs(args: unknown[], cleanups: Array<() => void>): unknown[] {
 }
 
 function resultOutcome(value: unknown, exportName: string): JobOutcome {
+  if (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol') return { ok: true, value };
   let why: string | undefined;
   try {
     why = whyUncloneable(value, 'its result');
@@ -248,11 +275,14 @@ function resultOutcome(value: unknown, exportName: string): JobOutcome {
   return { ok: false, error: errorToWire(new TypeError(`${exportName} returned a value that cannot be sent back to the calling thread: ${why}`)) };
 }
 
-/** Publishes the outcome `produce()` gives, or the error it throws: a job always gets an answer. */
-function settle(ticket: number, produce: () => JobOutcome): void {
+/**
+ * Publishes the outcome `produce()` gives (without `produce`: `value`, the result of export
+ * `exportName`), or the error that throws: a job always gets an answer.
+ */
+function settle(ticket: number, produce: (() => JobOutcome) | undefined, value?: unknown, exportName = ''): void {
   let outcome: JobOutcome;
   try {
-    outcome = produce();
+    outcome = produce === undefined ? resultOutcome(value, exportName) : produce();
   } catch (error) {
     outcome = { ok: false, error: describedErrorWire(`triode: the call's outcome could not be prepared: ${describeThrown(error)}`) };
   }
@@ -262,10 +292,10 @@ function settle(ticket: number, produce: () => JobOutcome): void {
 /** Runs one claimed job to its outcome; a promise only when it has to wait (loading, async exports). */
 function runJob(ticket: number, payload: Uint8Array): Promise<void> | void {
   const word: CancelWord = { words: states, index: slotOfTicket(ticket) };
-  let job: Job;
+  let job: RunnableJob;
   try {
     const decoded = decodeJob(payload);
-    answers.set(ticket, { replyTo: decoded.replyTo, killable: decoded.killable });
+    answers[slotOfTicket(ticket)] = 1 + ((decoded.replyTo << 1) | (decoded.killable ? 1 : 0));
     if (decoded.side) {
       return fetchSideJob(ticket).then((sideJob) =>
         sideJob === undefined
@@ -274,7 +304,8 @@ function runJob(ticket: number, payload: Uint8Array): Promise<void> | void {
       );
     }
     const { ref, args, locals } = decoded;
-    job = typeof ref === 'number' ? { ...exportTable.lookup(ref), args, locals } : { url: ref.url, exportName: ref.exportName, args, locals };
+    const names = typeof ref === 'number' ? exportTable.lookup(ref) : ref;
+    job = { url: names.url, exportName: names.exportName, args, locals, exportId: typeof ref === 'number' ? ref : undefined };
   } catch (error) {
     settle(ticket, () => ({ ok: false, error: errorToWire(error) }));
     return;
@@ -282,7 +313,7 @@ function runJob(ticket: number, payload: Uint8Array): Promise<void> | void {
   return execute(ticket, word, job);
 }
 
-function execute(ticket: number, word: CancelWord, job: Job): Promise<void> | void {
+function execute(ticket: number, word: CancelWord, job: RunnableJob): Promise<void> | void {
   const call: CurrentCall = { cancelWord: word, module: job.url, finished: false };
   const running = runAsCall(call, () => executeAsCall(ticket, call, job));
   if (running === undefined) {
@@ -303,51 +334,54 @@ function localsOf(job: Job): Map<object, unknown> | undefined {
   return map;
 }
 
-function executeAsCall(ticket: number, call: CurrentCall, job: Job): Promise<void> | void {
+function executeAsCall(ticket: number, call: CurrentCall, job: RunnableJob): Promise<void> | void {
   const word = call.cancelWord;
   lastModule = job.url;
-  const key = `${job.exportName}\0${job.url}`;
-  const entry = exports.get(key);
+  const entry = knownEntry(job);
   if (entry === undefined) {
     return exportEntry(job.url, job.exportName).then(
       () => executeAsCall(ticket, call, job),
       (error: unknown) => settle(ticket, () => ({ ok: false, error: errorToWire(error) })),
     );
   }
-  const cleanups: Array<() => void> = [];
   // Resolved once the module is loaded: its TaskLocals exist only from then on.
   const locals = (call.locals = localsOf(job));
-  const done = () => {
+  // Channel endpoints and callbacks among the arguments, revived, are closed when the call ends.
+  const cleanups: Array<() => void> = [];
+  const finishWith = (produce: () => JobOutcome) => {
     for (const cleanup of cleanups) cleanup();
+    settle(ticket, produce);
   };
-  const succeed = (value: unknown) => {
-    done();
-    settle(ticket, () => resultOutcome(value, job.exportName));
-  };
-  const fail = (error: unknown) => {
-    done();
-    settle(ticket, () => ({ ok: false, error: errorToWire(error) }));
-  };
+  let value: unknown;
   try {
-    const args = reviveArgs(job.args, cleanups);
+    const args = needsRevival(job.args) ? reviveArgs(job.args, cleanups) : job.args;
     // Only a job known to be async lets the thread take others meanwhile: the first call of an
     // export not declared async runs in a run() only to learn what it returns, and is waited for.
     if (entry.async !== false) {
       concurrent = entry.async === true;
       // Known async only now (its module just loaded): the loop may stop waiting for it.
       if (concurrent) becameConcurrent?.();
-      return runInOwnRun(entry, args, word, locals).then(succeed, fail);
+      return runInOwnRun(entry, args, word, locals).then(
+        (result) => finishWith(() => resultOutcome(result, job.exportName)),
+        (error: unknown) => finishWith(() => ({ ok: false, error: errorToWire(error) })),
+      );
     }
-    const value = entry.fn(...args);
-    if (isThenable(value)) {
-      // Learned late: its next calls run in their own run().
-      entry.async = true;
-      return Promise.resolve(value).then(succeed, fail);
-    }
-    succeed(value);
+    value = entry.fn(...args);
   } catch (error) {
-    fail(error);
+    finishWith(() => ({ ok: false, error: errorToWire(error) }));
+    return;
   }
+  if (isThenable(value)) {
+    // Learned late: its next calls run in their own run().
+    entry.async = true;
+    return Promise.resolve(value).then(
+      (result) => finishWith(() => resultOutcome(result, job.exportName)),
+      (error: unknown) => finishWith(() => ({ ok: false, error: errorToWire(error) })),
+    );
+  }
+  // The common case, a synchronous export: no closure per outcome.
+  for (const cleanup of cleanups) cleanup();
+  settle(ticket, undefined, value, job.exportName);
 }
 
 // ---- the loop -----------------------------------------------------------------------------------
@@ -357,7 +391,8 @@ const sink = (ticket: number, payload: Uint8Array) => (taken = [ticket, payload]
 
 function take(): [number, Uint8Array] | undefined {
   taken = undefined;
-  readFrames(submissions, 1, sink, claim);
+  // Borrowed: runJob decodes the payload before this thread reads any ring again.
+  readFrames(submissions, 1, sink, claim, true);
   if (taken !== undefined) wakeNext();
   return taken;
 }

@@ -317,11 +317,14 @@ export abstract class JobClient implements JobSubmitter {
 
   /** Settles every call whose outcome is in the reply ring. */
   protected drainReplies(): void {
-    while (readFrames(this.replies, 1024, (ticket, payload) => this.complete(ticket, payload)) > 0) {
+    // Borrowed payloads: each is decoded at once, in complete().
+    while (readFrames(this.replies, 1024, this.completeFrame, undefined, true) > 0) {
       // keep reading: a batch is at most what the scratch holds
     }
     this.flushBacklog();
   }
+
+  private readonly completeFrame = (ticket: number, payload: Uint8Array): void => this.complete(ticket, payload);
 
   /** For describe(): the nested calls the thread `owner` has made and not settled yet ('' for none). */
   protected nestedDetail(_owner: number): string {
