@@ -16,6 +16,11 @@ import { burn } from './workers/burn.js';
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const CALLS = 20_000;
 const IN_FLIGHT = 64;
+/**
+ * Calls every peer makes before it is measured: its threads start and its code is compiled by
+ * the optimizing tiers, so the table compares steady states (a service's lot), not JIT warm-up.
+ */
+const WARMUP_CALLS = Number(process.env.BENCH_WARMUP ?? 5000);
 const LATENCY_CALLS = 1000;
 const BURN_CALLS = 2000;
 /** Cancellations per measurement (their median is the measurement), each after the call ran this long. */
@@ -66,7 +71,7 @@ interface PromisePeer {
 }
 
 async function measurePromisePeer(peer: PromisePeer): Promise<Measures> {
-  await drive(200, (i) => peer.add(i)); // start the threads
+  await drive(WARMUP_CALLS, (i) => peer.add(i)); // start the threads, warm the code
   const trivial = CALLS / ((await drive(CALLS, (i) => peer.add(i))) / 1000);
   const latencyUs = await latency((i) => peer.add(i));
   const burnMs = await drive(BURN_CALLS, () => peer.burn());
@@ -190,7 +195,7 @@ async function measureTriode(): Promise<Measures> {
       });
       return performance.now() - t0;
     };
-    await driveTasks(200, add);
+    await driveTasks(WARMUP_CALLS, add);
     const trivial = CALLS / ((await driveTasks(CALLS, add)) / 1000);
     const latencyUs = await latency(add);
     const burnMs = await driveTasks(BURN_CALLS, () => runInWorker(triodeModule, 'burn', [1], { pool }));
@@ -268,7 +273,7 @@ async function main(): Promise<void> {
     'lower',
   );
   console.log(
-    `\n${THREADS} threads each; each peer measured alone in a fresh process, ${RUNS} interleaved rounds (BENCH_RUNS=n).` +
+    `\n${THREADS} threads each; each peer measured alone in a fresh process, ${RUNS} interleaved rounds (BENCH_RUNS=n), after ${WARMUP_CALLS} warm-up calls each (BENCH_WARMUP=n).` +
       `\nSpreads (min–max): triode trivial ${spread(runs.get('triode')!.map((m) => m.trivial))} calls/s, piscina ${spread(runs.get('piscina')!.map((m) => m.trivial))},` +
       ` raw ${spread(runs.get('raw')!.map((m) => m.trivial))}; triode 1 ms calls ${spread(runs.get('triode')!.map((m) => m.burnMs))} ms, ideal ${spread(runs.get('ideal')!.map((m) => m.burnMs))}.` +
       `\n"ideal": the same 2,000 × 1 ms on one thread, divided by ${THREADS}. The raw dispatcher cannot cancel (n/a).` +

@@ -28,7 +28,7 @@ import { abandonOnCancel } from '../main/core/abort-signal.js';
 import { CancelScope } from '../main/core/cancel-scope.js';
 import { checkFunction, checkInteger, checkOptions, describe } from '../main/core/validate.js';
 import { CapacityLimiter } from '../main/sync/capacity-limiter.js';
-import { POOL_BRAND, type JobRequest, type JobResult, type JobSubmitter, type WorkerJobHandle } from '../main/workers/job-client.js';
+import { POOL_BRAND, type JobListener, type JobRequest, type JobResult, type JobSubmitter, type WorkerJobHandle } from '../main/workers/job-client.js';
 import { CANCEL_KEY_TTL_MS, cancelChannel, cancelKey, decodeReturn, encodeJobData, JOB_NAME, type JobData } from './protocol.js';
 
 export interface RemotePoolOptions {
@@ -56,7 +56,7 @@ interface RemoteRecord {
   readonly killable: boolean;
   readonly resolve: (result: JobResult) => void;
   readonly onSettled: (() => void) | undefined;
-  readonly onOutcome: ((result: JobResult) => void) | undefined;
+  readonly listener: JobListener | undefined;
   /** pending: not sent yet; sending: in an addBulk; queued: in Redis; done: settled. */
   state: 'pending' | 'sending' | 'queued' | 'done';
   /** A worker took it (its `active` event came). */
@@ -200,7 +200,7 @@ export class RemotePool implements JobSubmitter {
   }
 
   /** @internal one job (see JobSubmitter); the caller holds a limiter token. */
-  submit({ url, exportName, args, onSettled, onOutcome, locals, killable = false }: JobRequest): WorkerJobHandle {
+  submit({ url, exportName, args, onSettled, listener, locals, killable = false }: JobRequest): WorkerJobHandle {
     this.checkOpen();
     const data = encodeJobData(url, exportName, args, locals, killable);
     let resolve!: (result: JobResult) => void;
@@ -213,7 +213,7 @@ export class RemotePool implements JobSubmitter {
       killable,
       resolve,
       onSettled,
-      onOutcome,
+      listener,
       state: 'pending',
       active: false,
       requested: undefined,
@@ -351,7 +351,7 @@ export class RemotePool implements JobSubmitter {
       record.onSettled?.();
     } finally {
       record.resolve(result);
-      record.onOutcome?.(result);
+      record.listener?.jobSettled(result);
     }
   }
 

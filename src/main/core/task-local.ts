@@ -55,7 +55,8 @@ export function crossThreadLocal(name: string): TaskLocal<unknown> | undefined {
  */
 export function crossThreadValuesFor(where: string, found?: CloneableFindings): Array<[string, unknown]> | undefined {
   const locals = crossThreadValues();
-  for (const [name, value] of locals ?? []) {
+  if (locals === undefined) return undefined;
+  for (const [name, value] of locals) {
     const bad = whyUncloneable(value, `the value of TaskLocal ${JSON.stringify(name)}`, found);
     if (bad !== undefined) {
       throw new TypeError(`${where}: ${bad}, which cannot be sent to a worker thread (cross-thread TaskLocals must hold structured-cloneable values)`);

@@ -37,12 +37,17 @@ export interface JobRequest {
   readonly transfer?: TransferListItem[] | undefined;
   /** Runs (once) when the job settles, and at once when it is cancelled before it starts. */
   readonly onSettled?: (() => void) | undefined;
-  /** Called (once) with the job's result when it settles, after onSettled: `settled` without a promise. */
-  readonly onOutcome?: ((result: JobResult) => void) | undefined;
+  /** Told (once) the job's result when it settles, after onSettled: `settled` without a promise. */
+  readonly listener?: JobListener | undefined;
   /** The caller's cross-thread TaskLocal values. */
   readonly locals?: Array<[string, unknown]> | undefined;
   /** Whether the caller may terminate the thread when it cancels the call ('kill' mode). */
   readonly killable?: boolean;
+}
+
+/** Who is told a job's result (an object, not a closure: one allocation fewer per call). */
+export interface JobListener {
+  jobSettled(result: JobResult): void;
 }
 
 /** Marks what `runInWorker` / `workerModule` / `mapInWorkers` accept as `pool` (across builds). */
@@ -90,10 +95,10 @@ export class JobRecord implements WorkerJobHandle {
     /** Arguments for the side path (transfer lists, shared buffers, values too large for the ring). */
     readonly side: { args: unknown[]; transfer: TransferListItem[]; locals: Array<[string, unknown]> | undefined } | undefined,
     private readonly onSettled: (() => void) | undefined,
-    private readonly onOutcome: ((result: JobResult) => void) | undefined,
+    private readonly listener: JobListener | undefined,
   ) {}
 
-  /** Made on first use: a caller that passed onOutcome never pays for it. */
+  /** Made on first use: a caller that passed a listener never pays for it. */
   get settled(): Promise<JobResult> {
     if (this.settledPromise === undefined) {
       this.settledPromise =
@@ -121,7 +126,7 @@ export class JobRecord implements WorkerJobHandle {
       this.onSettled?.();
     } finally {
       this.resolveSettled?.(result);
-      this.onOutcome?.(result);
+      this.listener?.jobSettled(result);
     }
   }
 }
@@ -180,7 +185,7 @@ export abstract class JobClient implements JobSubmitter {
   }
 
   /** @internal publishes one job (see JobRequest); the caller holds a limiter token. */
-  submit({ url, exportName, args, transfer, onSettled, onOutcome, locals, killable = false }: JobRequest): WorkerJobHandle {
+  submit({ url, exportName, args, transfer, onSettled, listener, locals, killable = false }: JobRequest): WorkerJobHandle {
     this.checkOpen();
     const slot = this.freeSlots.pop();
     if (slot === undefined) throw new TriodeInternalError('worker pool: no free job slot although a token was held');
@@ -192,7 +197,7 @@ export abstract class JobClient implements JobSubmitter {
         ? encodeJob(this.exportRef(url, exportName), args, maxPayload(this.submissions) >> 2, locals, killable, this.replyTo)
         : undefined;
     const side = inline === undefined ? { args, transfer: transfer ?? [], locals } : undefined;
-    const record = new JobRecord(this, slot, generation, url, exportName, side, onSettled, onOutcome);
+    const record = new JobRecord(this, slot, generation, url, exportName, side, onSettled, listener);
     if (side !== undefined && !this.canSend(record, ticketOf(slot, generation))) {
       this.freeSlots.push(slot);
       releaseJob(this.states, slot);

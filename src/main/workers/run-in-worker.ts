@@ -34,7 +34,7 @@ import type { CapacityLimiter } from '../sync/capacity-limiter.js';
 import { whyUncloneable } from '../../shared/cloneable.js';
 import { crossThreadValuesFor } from '../core/task-local.js';
 import { defaultWorkerPool, type WorkerJobHandle } from './pool.js';
-import { isPool, type JobResult, type JobSubmitter } from './job-client.js';
+import { isPool, type JobListener, type JobResult, type JobSubmitter } from './job-client.js';
 
 export type CancelMode = 'cooperative' | 'kill' | 'abandon';
 
@@ -206,9 +206,77 @@ function callWithCallbacks(
   return dispatch(ctx, url, exportName, args, options, locals);
 }
 
-/** Gives back the first `count` of a call's limiter tokens, last taken first. */
-function releaseTokens(limiters: readonly CapacityLimiter[], borrower: object, count: number): void {
-  for (let i = count - 1; i >= 0; i--) limiters[i]!.releaseOnBehalfOf(borrower);
+/** The label of a call's wait (dumpTaskTree), made once per export name. */
+const labels = new Map<string, string>();
+function labelOf(exportName: string): string {
+  let label = labels.get(exportName);
+  if (label === undefined) {
+    label = `runInWorker(${exportName})`;
+    if (labels.size < 1024) labels.set(exportName, label);
+  }
+  return label;
+}
+
+/**
+ * One worker call from its admission to its outcome: the borrower of its limiter tokens, the
+ * listener of its job and, through its wait's `customSleepData`, what the wait's abort function
+ * works on. One object per call, no closures.
+ */
+class WorkerCall implements JobListener {
+  job: WorkerJobHandle | undefined = undefined;
+  wait: Wait | undefined = undefined;
+  killTimer: NodeJS.Timeout | undefined = undefined;
+  /** An outcome that came before the wait existed (a thread can answer while submit returns) or while aborting. */
+  early: JobResult | undefined = undefined;
+  /** Set while the abort function cancels the job. */
+  aborting = false;
+  /** The caller's own limiter, when it gave one (its token is taken first). */
+  readonly callerLimiter: CapacityLimiter | undefined;
+
+  constructor(
+    readonly ctx: Context,
+    readonly pool: JobSubmitter,
+    readonly options: WorkerCallOptions,
+  ) {
+    this.callerLimiter = options.limiter !== undefined && options.limiter !== pool.limiter ? options.limiter : undefined;
+  }
+
+  /** Gives back the tokens held: the pool's (when `pool`), then the caller's. */
+  releaseTokens(pool: boolean): void {
+    if (pool) this.pool.limiter.releaseOnBehalfOf(this);
+    this.callerLimiter?.releaseOnBehalfOf(this);
+  }
+
+  /** The job is over: its slot and tokens are free, whatever the caller did meanwhile. */
+  jobSettled(outcome: JobResult): void {
+    if (this.killTimer !== undefined) clearTimeout(this.killTimer);
+    this.releaseTokens(true);
+    const wait = this.wait;
+    if (wait === undefined || this.aborting) this.early = outcome;
+    else if (!wait.isSettled) wait.reschedule(outcome);
+  }
+
+  abort(): Abort {
+    const job = this.job!;
+    // Not started yet: the worker will skip it, so there is nothing to wait for.
+    this.aborting = true;
+    const unstarted = job.cancel();
+    this.aborting = false;
+    if (unstarted) return Abort.SUCCEEDED;
+    if (this.early !== undefined) {
+      // The job ended while being cancelled (a remote pool that cannot reach Redis gives up at once).
+      this.wait!.reschedule(this.early);
+      return Abort.FAILED;
+    }
+    const mode = this.options.cancel;
+    if (mode === 'abandon') return Abort.SUCCEEDED;
+    if (mode === 'kill') this.killTimer = setTimeout(() => job.kill(), this.options.killAfterMs ?? DEFAULT_KILL_AFTER_MS);
+    return Abort.FAILED;
+  }
+}
+
+function abortWorkerCall(_raise: unknown, wait: Wait): Abort {
+  return (wait.customSleepData as WorkerCall).abort();
 }
 
 /**
@@ -227,98 +295,66 @@ function dispatch(
 ): Promise<unknown> {
   const pool = options.pool ?? defaultWorkerPool();
   pool.checkOpen();
-  const limiters = options.limiter !== undefined && options.limiter !== pool.limiter ? [options.limiter, pool.limiter] : [pool.limiter];
-  const borrower = {};
-  for (let i = 0; i < limiters.length; i++) {
-    if (!limiters[i]!.tryAcquireOnBehalfOf(borrower)) return dispatchQueued(ctx, pool, limiters, borrower, i, url, exportName, args, options, locals);
-  }
-  return submitAndWait(ctx, pool, limiters, borrower, url, exportName, args, options, locals);
+  const call = new WorkerCall(ctx, pool, options);
+  const caller = call.callerLimiter;
+  if (caller !== undefined && !caller.tryAcquireOnBehalfOf(call)) return dispatchQueued(call, true, url, exportName, args, locals);
+  if (!pool.limiter.tryAcquireOnBehalfOf(call)) return dispatchQueued(call, false, url, exportName, args, locals);
+  return submitAndWait(call, url, exportName, args, locals);
 }
 
-/** dispatch's slow path: waits for the tokens from `from` on, then submits. */
+/** dispatch's slow path: waits for the tokens not taken yet (the caller's first, when `callerFirst`), then submits. */
 async function dispatchQueued(
-  ctx: Context,
-  pool: JobSubmitter,
-  limiters: readonly CapacityLimiter[],
-  borrower: object,
-  from: number,
+  call: WorkerCall,
+  callerFirst: boolean,
   url: string,
   exportName: string,
   args: unknown[],
-  options: WorkerCallOptions,
   locals: Array<[string, unknown]> | undefined,
 ): Promise<unknown> {
-  for (let i = from; i < limiters.length; i++) {
-    if (i > from && limiters[i]!.tryAcquireOnBehalfOf(borrower)) continue;
-    try {
-      await limiters[i]!.acquireOnBehalfOf(borrower);
-    } catch (error) {
-      releaseTokens(limiters, borrower, i);
-      throw error;
-    }
+  if (callerFirst) await call.callerLimiter!.acquireOnBehalfOf(call);
+  try {
+    if (!callerFirst || !call.pool.limiter.tryAcquireOnBehalfOf(call)) await call.pool.limiter.acquireOnBehalfOf(call);
+  } catch (error) {
+    call.releaseTokens(false);
+    throw error;
   }
-  return submitAndWait(ctx, pool, limiters, borrower, url, exportName, args, options, locals);
+  return submitAndWait(call, url, exportName, args, locals);
 }
 
 /** Publishes the job (the call holds all its tokens) and blocks the task until it settles. */
 function submitAndWait(
-  ctx: Context,
-  pool: JobSubmitter,
-  limiters: readonly CapacityLimiter[],
-  borrower: object,
+  call: WorkerCall,
   url: string,
   exportName: string,
   args: unknown[],
-  options: WorkerCallOptions,
   locals: Array<[string, unknown]> | undefined,
 ): Promise<unknown> {
-  const mode = options.cancel ?? 'cooperative';
-  let job: WorkerJobHandle;
+  const { pool, options } = call;
   let wired: ReturnType<typeof wireEndpoints> | undefined;
-  let wait: Wait | undefined;
-  let killTimer: NodeJS.Timeout | undefined;
-  /** An outcome that came before the wait existed (a thread can answer while submit returns). */
-  let early: JobResult | undefined;
-  // The slot is freed when the thread is done with the job, whatever the caller did meanwhile.
-  const onOutcome = (outcome: JobResult) => {
-    if (killTimer !== undefined) clearTimeout(killTimer);
-    releaseTokens(limiters, borrower, limiters.length);
-    if (wait === undefined || aborting) early = outcome;
-    else if (!wait.isSettled) wait.reschedule(outcome);
-  };
-  /** Set while the abort function cancels the job: an outcome that comes meanwhile waits in `early`. */
-  let aborting = false;
   try {
     pool.checkOpen();
     wired = wireEndpoints(args);
-    job = pool.submit({ url, exportName, args: wired.args, transfer: options.transfer, onSettled: wired.close, onOutcome, locals, killable: mode === 'kill' });
+    call.job = pool.submit({
+      url,
+      exportName,
+      args: wired.args,
+      transfer: options.transfer,
+      onSettled: wired.close,
+      listener: call,
+      locals,
+      killable: options.cancel === 'kill',
+    });
   } catch (error) {
-    releaseTokens(limiters, borrower, limiters.length);
+    call.releaseTokens(true);
     wired?.close?.();
     return Promise.reject(error);
   }
-  wait = blockTask(
-    ctx,
-    () => {
-      // Not started yet: the worker will skip it, so there is nothing to wait for.
-      aborting = true;
-      const unstarted = job.cancel();
-      aborting = false;
-      if (unstarted) return Abort.SUCCEEDED;
-      if (early !== undefined) {
-        // The job ended while being cancelled (a remote pool that cannot reach Redis gives up at once).
-        wait!.reschedule(early);
-        return Abort.FAILED;
-      }
-      if (mode === 'abandon') return Abort.SUCCEEDED;
-      if (mode === 'kill') killTimer = setTimeout(() => job.kill(), options.killAfterMs ?? DEFAULT_KILL_AFTER_MS);
-      return Abort.FAILED;
-    },
-    `runInWorker(${exportName})`,
-    true, // woken by a worker thread: not blocked for autojump
-  );
-  wait.detail = job;
-  if (early !== undefined) wait.reschedule(early);
+  // Woken by a worker thread: not blocked for autojump.
+  const wait = blockTask(call.ctx, abortWorkerCall, labelOf(exportName), true);
+  wait.customSleepData = call;
+  wait.detail = call.job;
+  call.wait = wait;
+  if (call.early !== undefined) wait.reschedule(call.early);
   return wait.promise;
 }
 
