@@ -66,7 +66,7 @@ export { runInWorker, workerModule } from './main/workers/run-in-worker.js';
 export type { WorkerCallOptions, WorkerModule, CancelMode } from './main/workers/run-in-worker.js';
 export { WorkerPool, openWorkerPool } from './main/workers/pool.js';
 export { workerCallback } from './main/workers/callbacks.js';
-export { mapInWorkers } from './main/workers/map-in-workers.js';
+export { mapInWorkers, MapInWorkers } from './main/workers/map-in-workers.js';
 export type { MapInWorkersOptions } from './main/workers/map-in-workers.js';
 export type { WorkerPoolOptions, WorkerPoolStatistics } from './main/workers/pool.js';
 

@@ -14,7 +14,7 @@
 import { errorFromWire } from '../../shared/error-wire.js';
 import { Cancelled, ClosedResourceError, EndOfChannel, WouldBlock } from '../../shared/errors.js';
 import { CancelScope } from '../core/cancel-scope.js';
-import { currentContext } from '../core/context.js';
+import { currentContext, type Context } from '../core/context.js';
 import { abandonOnCancel } from '../core/abort-signal.js';
 import { checkInteger, describe, checkOptions } from '../core/validate.js';
 import { closeWire, openSharedChannel } from '../channels/shared-channel.js';
@@ -56,12 +56,104 @@ const mapBatchUrl = new URL('./map-batch.js', import.meta.url).href;
  * }
  * ```
  */
-export async function* mapInWorkers<T, R = unknown>(
+export function mapInWorkers<T, R = unknown>(
   source: Iterable<T> | AsyncIterable<T>,
   module: string | URL,
   exportName: string,
   options: MapInWorkersOptions = {},
-): AsyncGenerator<R, void, undefined> {
+): MapInWorkers<R> {
+  return new MapInWorkers<R>(mapBatches<T, R>(source, module, exportName, options));
+}
+
+/**
+ * What `mapInWorkers` returns: an async generator of the results, one at a time — and
+ * `batches()`, the same results an array at a time as the workers deliver them (one await per
+ * batch instead of one per item, for items so small that the await is most of their cost).
+ *
+ * Results already delivered are handed out without waiting for anything; each step is still a
+ * checkpoint: a cancelled consumer's next step stops the workers and raises `Cancelled`.
+ */
+export class MapInWorkers<R> implements AsyncGenerator<R, void, undefined> {
+  #batch: readonly R[] = [];
+  #at = 0;
+  #ctx: Context | undefined;
+  #batchesTaken = false;
+
+  readonly #engine: AsyncGenerator<readonly R[], void, undefined>;
+
+  /** @internal */
+  constructor(engine: AsyncGenerator<readonly R[], void, undefined>) {
+    this.#engine = engine;
+  }
+
+  next(): Promise<IteratorResult<R, void>> {
+    if (this.#at < this.#batch.length) {
+      const ctx = this.#ctx;
+      if (ctx !== undefined && ctx.status.effectivelyCancelled) return this.#stopCancelled(ctx);
+      return Promise.resolve({ value: this.#batch[this.#at++]!, done: false });
+    }
+    return this.#nextBatch();
+  }
+
+  async #nextBatch(): Promise<IteratorResult<R, void>> {
+    for (;;) {
+      this.#ctx = currentContext('mapInWorkers');
+      const next = await this.#engine.next();
+      if (next.done === true) return { value: undefined, done: true };
+      this.#batch = next.value;
+      this.#at = 0;
+      if (this.#batch.length > 0) return { value: this.#batch[this.#at++]!, done: false };
+    }
+  }
+
+  /** Cancelled between two results already delivered: stop the workers first, then raise. */
+  async #stopCancelled(ctx: Context): Promise<IteratorResult<R, void>> {
+    await this.#engine.return();
+    throw ctx.status.makeCancelled();
+  }
+
+  /**
+   * The results as arrays, as the workers deliver them (in source order unless `ordered:
+   * false`). Iterate either this or the results themselves, not both.
+   *
+   * ```ts
+   * for await (const digests of mapInWorkers(paths, hashModule, 'sha256File').batches()) total += digests.length;
+   * ```
+   */
+  batches(): AsyncGenerator<readonly R[], void, undefined> {
+    if (this.#batchesTaken || this.#at > 0) throw new Error('mapInWorkers: batches() is for a map not iterated yet');
+    this.#batchesTaken = true;
+    return this.#engine;
+  }
+
+  return(): Promise<IteratorResult<R, void>> {
+    this.#batch = [];
+    this.#at = 0;
+    return this.#engine.return() as Promise<IteratorResult<R, void>>;
+  }
+
+  throw(error: unknown): Promise<IteratorResult<R, void>> {
+    this.#batch = [];
+    this.#at = 0;
+    return this.#engine.throw(error) as Promise<IteratorResult<R, void>>;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.return();
+  }
+}
+
+/** The map itself: yields each batch of results as a whole (mapInWorkers hands them out one by one). */
+async function* mapBatches<T, R>(
+  source: Iterable<T> | AsyncIterable<T>,
+  module: string | URL,
+  exportName: string,
+  options: MapInWorkersOptions,
+): AsyncGenerator<readonly R[], void, undefined> {
   options = checkOptions('mapInWorkers', options);
   if (source === null || typeof source !== 'object' || !(Symbol.asyncIterator in source || Symbol.iterator in source)) {
     throw new TypeError(`mapInWorkers: source must be an iterable or async iterable, got ${describe(source)}`);
@@ -84,10 +176,12 @@ export async function* mapInWorkers<T, R = unknown>(
   checkInteger('mapInWorkers', 'maxInFlight', maxInFlight, 1);
   checkInteger('mapInWorkers', 'capacityBytes', capacityBytes, 16);
 
-  const iterator: Iterator<T> | AsyncIterator<T> =
-    Symbol.asyncIterator in source ? (source as AsyncIterable<T>)[Symbol.asyncIterator]() : (source as Iterable<T>)[Symbol.iterator]();
+  const syncSource = !(Symbol.asyncIterator in source);
+  const iterator: Iterator<T> | AsyncIterator<T> = syncSource
+    ? (source as Iterable<T>)[Symbol.iterator]()
+    : (source as AsyncIterable<T>)[Symbol.asyncIterator]();
   if (!pool.sharesMemory) {
-    yield* mapByCalls<T, R>(pool, iterator, moduleUrl(module, 'mapInWorkers'), exportName, { concurrency, ordered, batchSize, locals });
+    yield* mapByCalls<T, R>(pool, iterator, moduleUrl(module, 'mapInWorkers'), exportName, { concurrency, ordered, batchSize, locals, syncSource });
     return;
   }
   const [inTx, inRx] = openSharedChannel<[number, T[]]>({ capacityBytes });
@@ -149,7 +243,8 @@ export async function* mapInWorkers<T, R = unknown>(
       // Top up the input ring without waiting on it.
       while (inFlight < maxInFlight && (held !== undefined || !sourceDone)) {
         if (held === undefined) {
-          const items = await takeBatch(iterator, batchSize);
+          // A synchronous source is read without an await per item.
+          const items = syncSource ? takeBatchSync(iterator as Iterator<T>, batchSize) : await takeBatch(iterator, batchSize);
           if (items.length < batchSize) sourceDone = true;
           if (items.length === 0) break;
           held = [nextBatch++, items];
@@ -181,20 +276,16 @@ export async function* mapInWorkers<T, R = unknown>(
       }
       if (result[1] === undefined) throw errorFromWire(result[2], `at ${exportName} (in a worker thread, mapInWorkers)`);
       if (!ordered) {
-        for (const value of result[1]) {
-          inFlight--;
-          yield value as R;
-        }
+        inFlight -= result[1].length;
+        yield result[1] as R[];
         continue;
       }
       reorder.set(result[0], result[1]);
       for (let values = reorder.get(nextToYield); values !== undefined; values = reorder.get(nextToYield)) {
         reorder.delete(nextToYield);
         nextToYield++;
-        for (const value of values) {
-          inFlight--;
-          yield value as R;
-        }
+        inFlight -= values.length;
+        yield values as R[];
       }
     }
   } finally {
@@ -205,6 +296,17 @@ export async function* mapInWorkers<T, R = unknown>(
     outRx.close();
     await (iterator as AsyncIterator<T>).return?.();
   }
+}
+
+/** The next `batchSize` items of a synchronous source, fewer only when it ended. */
+function takeBatchSync<T>(iterator: Iterator<T>, batchSize: number): T[] {
+  const items: T[] = [];
+  while (items.length < batchSize) {
+    const next = iterator.next();
+    if (next.done === true) break;
+    items.push(next.value);
+  }
+  return items;
 }
 
 /** The next `batchSize` items of the source, fewer only when it ended. */
@@ -230,8 +332,8 @@ async function* mapByCalls<T, R>(
   iterator: Iterator<T> | AsyncIterator<T>,
   url: string,
   exportName: string,
-  { concurrency, ordered, batchSize, locals }: { concurrency: number; ordered: boolean; batchSize: number; locals: Array<[string, unknown]> | undefined },
-): AsyncGenerator<R, void, undefined> {
+  { concurrency, ordered, batchSize, locals, syncSource }: { concurrency: number; ordered: boolean; batchSize: number; locals: Array<[string, unknown]> | undefined; syncSource: boolean },
+): AsyncGenerator<readonly R[], void, undefined> {
   const inFlight = new Map<number, { job: WorkerJobHandle; done: Promise<[number, JobResult]> }>();
   const reorder = new Map<number, unknown[]>();
   let nextBatch = 0;
@@ -240,7 +342,7 @@ async function* mapByCalls<T, R>(
   try {
     for (;;) {
       while (inFlight.size < concurrency && !sourceDone) {
-        const items = await takeBatch(iterator, batchSize);
+        const items = syncSource ? takeBatchSync(iterator as Iterator<T>, batchSize) : await takeBatch(iterator, batchSize);
         if (items.length < batchSize) sourceDone = true;
         if (items.length === 0) break;
         const borrower = {};
@@ -266,14 +368,14 @@ async function* mapByCalls<T, R>(
       const values = result.value;
       if (!Array.isArray(values)) throw new TypeError(`mapInWorkers: a batch of ${exportName} came back as ${describe(values)}, not an array`);
       if (!ordered) {
-        for (const value of values) yield value as R;
+        yield values as R[];
         continue;
       }
       reorder.set(batch, values);
       for (let ready = reorder.get(nextToYield); ready !== undefined; ready = reorder.get(nextToYield)) {
         reorder.delete(nextToYield);
         nextToYield++;
-        for (const value of ready) yield value as R;
+        yield ready as R[];
       }
     }
   } finally {

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mapInWorkers, moveOnAfter, run } from 'triode';
+import { CancelScope, mapInWorkers, moveOnAfter, run } from 'triode';
 import { rejection, withPool } from '../../helpers.js';
 
 const fixture = new URL('../../fixtures/worker-module.js', import.meta.url);
@@ -79,6 +79,50 @@ test('bad arguments are rejected with errors naming them', async () => {
     assert.instance(await rejection(mapInWorkers(42 as never, fixture, 'square').next()), TypeError);
     assert.instance(await rejection(mapInWorkers(range(1), fixture, '').next()), TypeError);
     assert.instance(await rejection(mapInWorkers(range(1), fixture, 'square', { batchSize: 0 }).next()), RangeError);
+  });
+});
+
+test('batches(): the same results an array at a time, in order; its cancelled twin stops the workers', async () => {
+  await withPool(2, async (pool) => {
+    const arrays: (readonly number[])[] = [];
+    for await (const batch of mapInWorkers<number, number>(range(5000), fixture, 'square', { pool, batchSize: 100 }).batches()) arrays.push(batch);
+    assert.ok(arrays.every((batch) => batch.length > 0));
+    assert.equal(arrays.flat(), Array.from({ length: 5000 }, (_, i) => i * i));
+    const result = await moveOnAfter(30, async () => {
+      for await (const _ of mapInWorkers(range(1e9), fixture, 'square', { pool }).batches()) { /* forever */ }
+      return 'finished';
+    });
+    assert.is(result, undefined);
+    assert.is(pool.statistics().runningCalls, 0, 'no worker job outlives the loop');
+    const started = mapInWorkers(range(10), fixture, 'square', { pool });
+    await started.next();
+    assert.throws(() => started.batches(), /not iterated yet/);
+    await started.return();
+  });
+});
+
+test('each step is a checkpoint: cancelled between results already delivered, the next step stops the workers and raises Cancelled', async () => {
+  await withPool(2, async (pool) => {
+    let seen = 0;
+    const scope = new CancelScope();
+    await scope.run(async () => {
+      for await (const _ of mapInWorkers(range(1e9), fixture, 'square', { pool, batchSize: 64 })) {
+        if (++seen === 1) scope.cancel();
+      }
+    });
+    assert.ok(scope.cancelledCaught, 'the loop raised Cancelled');
+    assert.is(seen, 1, 'no result after the cancellation, though 63 more were already delivered');
+    assert.is(pool.statistics().runningCalls, 0, 'the workers were stopped first');
+  });
+});
+
+test('Symbol.asyncDispose stops a map left part-way', async () => {
+  await withPool(2, async (pool) => {
+    const map = mapInWorkers<number, number>(range(1e9), fixture, 'square', { pool });
+    assert.equal(await map.next(), { value: 0, done: false });
+    await map[Symbol.asyncDispose]();
+    assert.is(pool.statistics().runningCalls, 0);
+    assert.equal(await map.next(), { value: undefined, done: true });
   });
 });
 
