@@ -1,6 +1,7 @@
 // bench/shared-channels: moving data from a worker to the main thread through openSharedChannel,
 // against postMessage and a MessageChannel port; and mapInWorkers against a call per item.
 //   npm run bench:shared-channels
+import { spawn } from 'node:child_process';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { fileURLToPath } from 'node:url';
@@ -26,15 +27,38 @@ function median(values: number[]): number {
 
 /**
  * Runs every measurement once per round, for RUNS rounds, so that all of them see the same
- * machine (it is shared and noisy: compare by ratio); returns the median of each.
+ * machine (it is shared and noisy: compare by ratio); returns the median of each. Each
+ * measurement runs alone in a fresh process (this file with `--case name`): the peers run
+ * without triode's AsyncLocalStorage hook, and no case inherits another's heap or threads.
  */
-async function rounds<K extends string>(measures: Record<K, () => Promise<number>>): Promise<Record<K, number>> {
-  const names = Object.keys(measures) as K[];
+async function rounds<K extends CaseName>(names: readonly K[]): Promise<Record<K, number>> {
   const values = new Map<K, number[]>(names.map((name) => [name, []]));
   for (let round = 0; round < RUNS; round++) {
-    for (const name of names) values.get(name)!.push(await measures[name]());
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + round) % names.length]!; // rotated: no case always runs first
+      values.get(name)!.push(await measureApart(name));
+    }
   }
   return Object.fromEntries(names.map((name) => [name, median(values.get(name)!)])) as Record<K, number>;
+}
+
+function measureApart(name: CaseName): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--case', name], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`${name} exited with ${code}`))));
+  });
+}
+
+/** Runs `fn` with a pool of two threads of its own (only triode's cases make one). */
+async function withPool(fn: (pool: WorkerPool) => Promise<number>): Promise<number> {
+  const pool = new WorkerPool({ maxThreads: 2, minThreads: 2 });
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.close();
+  }
 }
 
 /**
@@ -137,14 +161,16 @@ async function copyRate(count: number, size: number, where: 'hot' | 'memory'): P
   return count / ((performance.now() - t0) / 1000);
 }
 
-async function mapRate(pool: WorkerPool): Promise<number> {
+async function mapRate(pool: WorkerPool, batches: boolean): Promise<number> {
   return run(async () => {
     function* items(): Generator<number> {
       for (let i = 0; i < MAP_ITEMS; i++) yield i;
     }
     const t0 = performance.now();
     let n = 0;
-    for await (const _ of mapInWorkers(items(), sharedWorker, 'identity', { pool, ordered: false, batchSize: 256 })) n++;
+    const map = mapInWorkers(items(), sharedWorker, 'identity', { pool, ordered: false, batchSize: 256 });
+    if (batches) for await (const values of map.batches()) n += values.length;
+    else for await (const _ of map) n++;
     if (n !== MAP_ITEMS) throw new Error(`mapped ${n}`);
     return n / ((performance.now() - t0) / 1000);
   });
@@ -188,57 +214,73 @@ async function piscinaBatchedRate(): Promise<number> {
   return rate;
 }
 
+const MB = (perSecond: number) => (perSecond * BIG_BYTES) / 1e6;
+
+const CASES = {
+  'small/each': () => withPool((pool) => sharedRate(SMALL, SMALL_BYTES, pool)),
+  'small/batch': () => withPool((pool) => sharedRate(SMALL, SMALL_BYTES, pool, 'batch')),
+  'small/batches': () => withPool((pool) => sharedRate(SMALL, SMALL_BYTES, pool, 'batch', 256)),
+  'small/postMessage': () => postRate(SMALL, SMALL_BYTES, false),
+  'small/MessageChannel': () => postRate(SMALL, SMALL_BYTES, true),
+  'big/receive': () => withPool((pool) => sharedRate(BIG, BIG_BYTES, pool)),
+  'big/into': () => withPool((pool) => sharedRate(BIG, BIG_BYTES, pool, 'into')),
+  'big/intoLarger': () => withPool((pool) => sharedRate(BIG, BIG_BYTES, pool, 'into', 0, 4 << 20)),
+  'big/postMessage': () => postRate(BIG, BIG_BYTES, false),
+  'big/MessageChannel': () => postRate(BIG, BIG_BYTES, true),
+  'big/hot': () => copyRate(BIG, BIG_BYTES, 'hot'),
+  'big/memory': () => copyRate(BIG, BIG_BYTES, 'memory'),
+  'map/triode': () => withPool((pool) => mapRate(pool, false)),
+  'map/triode batches': () => withPool((pool) => mapRate(pool, true)),
+  'map/runInWorker per item': () => withPool(callPerItemRate),
+  'map/piscina per item': piscinaPerItemRate,
+  'map/piscina batched': piscinaBatchedRate,
+} satisfies Record<string, () => Promise<number>>;
+type CaseName = keyof typeof CASES;
+
 async function main(): Promise<void> {
-  const pool = new WorkerPool({ maxThreads: 2, minThreads: 2 });
-  const small = await rounds({
-    each: () => sharedRate(SMALL, SMALL_BYTES, pool),
-    batch: () => sharedRate(SMALL, SMALL_BYTES, pool, 'batch'),
-    batches: () => sharedRate(SMALL, SMALL_BYTES, pool, 'batch', 256),
-    postMessage: () => postRate(SMALL, SMALL_BYTES, false),
-    MessageChannel: () => postRate(SMALL, SMALL_BYTES, true),
-  });
-  const smallPeers = { postMessage: small.postMessage, MessageChannel: small.MessageChannel };
+  const small = await rounds(['small/each', 'small/batch', 'small/batches', 'small/postMessage', 'small/MessageChannel']);
+  const smallPeers = { postMessage: small['small/postMessage'], MessageChannel: small['small/MessageChannel'] };
   printTable('bench/shared-channels: 64-byte messages', [
-    { case: `${SMALL} × ${SMALL_BYTES} B, worker → main, for await`, unit: 'msgs/s', results: { triode: small.each, ...smallPeers } },
-    { case: 'same, receiveBatch', unit: 'msgs/s', results: { triode: small.batch, ...smallPeers } },
-    { case: 'same, sendBatchSync(256) + receiveBatch', unit: 'msgs/s', results: { triode: small.batches, ...smallPeers } },
+    { case: `${SMALL} × ${SMALL_BYTES} B, worker → main, for await`, unit: 'msgs/s', results: { triode: small['small/each'], ...smallPeers } },
+    { case: 'same, receiveBatch', unit: 'msgs/s', results: { triode: small['small/batch'], ...smallPeers } },
+    { case: 'same, sendBatchSync(256) + receiveBatch', unit: 'msgs/s', results: { triode: small['small/batches'], ...smallPeers } },
   ], 'triode', 'higher');
 
-  const MB = (perSecond: number) => (perSecond * BIG_BYTES) / 1e6;
-  const big = await rounds({
-    receive: () => sharedRate(BIG, BIG_BYTES, pool),
-    into: () => sharedRate(BIG, BIG_BYTES, pool, 'into'),
-    intoLarger: () => sharedRate(BIG, BIG_BYTES, pool, 'into', 0, 4 << 20),
-    postMessage: () => postRate(BIG, BIG_BYTES, false),
-    MessageChannel: () => postRate(BIG, BIG_BYTES, true),
-    hot: () => copyRate(BIG, BIG_BYTES, 'hot'),
-    memory: () => copyRate(BIG, BIG_BYTES, 'memory'),
-  });
+  const big = await rounds(['big/receive', 'big/into', 'big/intoLarger', 'big/postMessage', 'big/MessageChannel', 'big/hot', 'big/memory']);
   const bigPeers = {
-    postMessage: MB(big.postMessage),
-    MessageChannel: MB(big.MessageChannel),
-    'Buffer.copy': MB(big.hot),
-    'Buffer.copy, 256 MiB': MB(big.memory),
+    postMessage: MB(big['big/postMessage']),
+    MessageChannel: MB(big['big/MessageChannel']),
+    'Buffer.copy': MB(big['big/hot']),
+    'Buffer.copy, 256 MiB': MB(big['big/memory']),
   };
   printTable('bench/shared-channels: 64 KiB chunks', [
-    { case: `${BIG} × 64 KiB, worker → main, receive (1 MiB ring)`, unit: 'MB/s', results: { triode: MB(big.receive), ...bigPeers } },
-    { case: 'same, receiveInto(one buffer)', unit: 'MB/s', results: { triode: MB(big.into), ...bigPeers } },
-    { case: 'same, receiveInto, 4 MiB ring', unit: 'MB/s', results: { triode: MB(big.intoLarger), ...bigPeers } },
+    { case: `${BIG} × 64 KiB, worker → main, receive (1 MiB ring)`, unit: 'MB/s', results: { triode: MB(big['big/receive']), ...bigPeers } },
+    { case: 'same, receiveInto(one buffer)', unit: 'MB/s', results: { triode: MB(big['big/into']), ...bigPeers } },
+    { case: 'same, receiveInto, 4 MiB ring', unit: 'MB/s', results: { triode: MB(big['big/intoLarger']), ...bigPeers } },
   ], 'triode', 'higher');
 
-  const map = await rounds({
-    triode: () => mapRate(pool),
-    'runInWorker per item': () => callPerItemRate(pool),
-    'piscina per item': piscinaPerItemRate,
-    [`piscina, ${HAND_BATCH} items a call`]: piscinaBatchedRate,
-  });
-  printTable('bench/shared-channels: mapInWorkers', [{ case: 'trivial items, 2 threads', unit: 'items/s', results: map }], 'triode', 'higher');
+  const map = await rounds(['map/triode', 'map/triode batches', 'map/runInWorker per item', 'map/piscina per item', 'map/piscina batched']);
+  const mapPeers = {
+    'runInWorker per item': map['map/runInWorker per item'],
+    'piscina per item': map['map/piscina per item'],
+    [`piscina, ${HAND_BATCH} items a call`]: map['map/piscina batched'],
+  };
+  printTable('bench/shared-channels: mapInWorkers', [
+    { case: 'trivial items, 2 threads, for await of results', unit: 'items/s', results: { triode: map['map/triode'], ...mapPeers } },
+    { case: 'same, for await of .batches()', unit: 'items/s', results: { triode: map['map/triode batches'], ...mapPeers } },
+  ], 'triode', 'higher');
   console.log(
-    `\nEach round runs every case once (${RUNS} rounds; BENCH_RUNS=n to change). Buffer.copy: 64 KiB into 64 KiB in one ` +
+    `\nEach round runs every case once, each in a fresh process (${RUNS} rounds, rotated; BENCH_RUNS=n to change). Buffer.copy: 64 KiB into 64 KiB in one ` +
       'thread (cache-hot, the ceiling); "256 MiB": the same through 256 MiB of buffers (memory-bound). ' +
       `mapInWorkers: ${MAP_ITEMS} items, batches of 256, unordered; calls per item: ${CALL_ITEMS} calls.`,
   );
-  await pool.close();
 }
 
-await main();
+const caseArg = process.argv.indexOf('--case');
+if (caseArg >= 0) {
+  const name = process.argv[caseArg + 1] as CaseName;
+  if (!(name in CASES)) throw new Error(`no case ${name}`);
+  process.stdout.write(String(await CASES[name]()));
+} else {
+  await main();
+}
