@@ -362,7 +362,7 @@ export abstract class JobClient implements JobSubmitter {
       return;
     }
     if (outcome.ok) {
-      this.finish(record, { value: outcome.value });
+      this.finish(record, outcome); // `{ ok, value }` is a JobResult's `{ value }` already
     } else {
       this.finish(record, { error: errorFromWire(outcome.error, `at ${record.exportName} (in a worker thread, ${record.url})`) });
     }

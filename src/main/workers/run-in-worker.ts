@@ -158,8 +158,11 @@ function refuseMemoryArgs(args: unknown[]): never {
  * call was admitted, so queued calls hold no slot); `close` frees them when the job settles,
  * whatever the worker did, so a crashed or killed worker leaves no endpoint open.
  */
-function wireEndpoints(args: unknown[]): { args: unknown[]; close: (() => void) | undefined } {
-  if (!args.some(isSharedEndpoint)) return { args, close: undefined };
+const NO_ENDPOINTS = { close: undefined };
+
+function wireEndpoints(args: unknown[]): { args?: unknown[]; close: (() => void) | undefined } {
+  // (Most calls pass none: no object per call then; the arguments stay as they are.)
+  if (!args.some(isSharedEndpoint)) return NO_ENDPOINTS;
   const wires: SharedChannelWire[] = [];
   const close = () => {
     for (const wire of wires) closeWire(wire);
@@ -337,7 +340,7 @@ function submitAndWait(
     call.job = pool.submit({
       url,
       exportName,
-      args: wired.args,
+      args: wired.args ?? args,
       transfer: options.transfer,
       onSettled: wired.close,
       listener: call,
