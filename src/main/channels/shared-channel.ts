@@ -318,6 +318,24 @@ export class SharedSendChannel<T> extends SharedEndpoint {
     }
   }
 
+  /**
+   * @internal sends as many of `values` as fit now, in order, under one lock and with one
+   * wake-up of the receivers; returns how many (0 when the ring is full, or, on the main thread,
+   * when another thread is writing at this instant). Not a checkpoint. (mapInWorkers' feeder.)
+   */
+  sendManyNowait(values: readonly T[]): number {
+    this.checkOpen();
+    const frames: OutgoingFrame[] = values.map((value) => {
+      const { tag, bytes } = this.encodeFitting(value);
+      return { tag, payload: tag === Tag.Number ? bytes!.slice() : bytes };
+    });
+    const written = tryWriteMany(this.ring, frames, 0);
+    if (written === -1) throw new BrokenResourceError('every receive channel was closed');
+    if (written <= 0) return 0;
+    wakeLocal(this.ring.sab, H_DATA);
+    return written;
+  }
+
   /** Another send endpoint of the same channel. */
   clone(): SharedSendChannel<T> {
     this.checkOpen();

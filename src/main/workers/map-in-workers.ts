@@ -12,7 +12,7 @@
  * for a consumer that left.
  */
 import { errorFromWire } from '../../shared/error-wire.js';
-import { Cancelled, ClosedResourceError, EndOfChannel, WouldBlock } from '../../shared/errors.js';
+import { Cancelled, ClosedResourceError, EndOfChannel } from '../../shared/errors.js';
 import { CancelScope } from '../core/cancel-scope.js';
 import { currentContext, type Context } from '../core/context.js';
 import { abandonOnCancel } from '../core/abort-signal.js';
@@ -237,28 +237,30 @@ async function* mapBatches<T, R>(
     let nextToYield = 0; // ordered mode: number of the next batch to yield
     let inFlight = 0; // items sent and not yet yielded
     let sourceDone = false;
-    let held: [number, T[]] | undefined; // a batch that did not fit in the input ring yet
+    const held: Array<[number, T[]]> = []; // batches taken from the source, not in the input ring yet
+    let heldItems = 0;
     const reorder = new Map<number, unknown[]>();
     for (;;) {
-      // Top up the input ring without waiting on it.
-      while (inFlight < maxInFlight && (held !== undefined || !sourceDone)) {
-        if (held === undefined) {
-          // A synchronous source is read without an await per item.
-          const items = syncSource ? takeBatchSync(iterator as Iterator<T>, batchSize) : await takeBatch(iterator, batchSize);
-          if (items.length < batchSize) sourceDone = true;
-          if (items.length === 0) break;
-          held = [nextBatch++, items];
-        }
-        try {
-          inTx.sendNowait(held);
-        } catch (error) {
-          if (error instanceof WouldBlock) break;
-          throw error;
-        }
-        inFlight += held[1].length;
-        held = undefined;
+      // Top up the input ring without waiting on it: once half of maxInFlight has come back,
+      // batches up to maxInFlight, written together (one lock and one wake-up of the loops for
+      // all of them, not one per batch).
+      const topUp = inFlight + heldItems <= maxInFlight / 2;
+      while (topUp && inFlight + heldItems < maxInFlight && !sourceDone) {
+        // A synchronous source is read without an await per item.
+        const items = syncSource ? takeBatchSync(iterator as Iterator<T>, batchSize) : await takeBatch(iterator, batchSize);
+        if (items.length < batchSize) sourceDone = true;
+        if (items.length === 0) break;
+        held.push([nextBatch++, items]);
+        heldItems += items.length;
       }
-      if (sourceDone && held === undefined) {
+      if (held.length > 0) {
+        const written = inTx.sendManyNowait(held);
+        for (const [, items] of held.splice(0, written)) {
+          inFlight += items.length;
+          heldItems -= items.length;
+        }
+      }
+      if (sourceDone && held.length === 0) {
         inTx.close();
         if (inFlight === 0) return;
       }
