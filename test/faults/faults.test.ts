@@ -23,6 +23,7 @@ import {
   WouldBlock,
 } from 'triode';
 import { rejection } from '../helpers.js';
+import { setSpinning } from '../../src/shared/scheduler.js';
 
 const faults = new URL('../fixtures/fault-module.js', import.meta.url);
 const fixture = new URL('../fixtures/worker-module.js', import.meta.url);
@@ -323,6 +324,45 @@ test('storm: 1,000 calls with ~10% faults (throws, exits, out of memory, loops k
     assert.is(outcome.broken, 40, 'exits and out-of-memory: exactly their own calls');
     assert.is(outcome.ok, 920, 'every healthy call (and every timer-leaving call) succeeded');
     assert.is(await runInWorker(fixture, 'add', [40, 2], { pool }), 42);
+  });
+});
+
+/** `count` sequential trivial calls, each after the pool's thread has gone back to sleep; their times in ms. */
+async function sleepyCalls(pool: WorkerPool, count: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    await sleep(2); // the thread has gone to sleep by then
+    const t0 = performance.now();
+    assert.is(await runInWorker(fixture, 'add', [i, 1], { pool }), i + 1);
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b);
+}
+
+test('threads killed while marked as spinning for jobs: the calls after them are woken promptly', async () => {
+  // A spinning thread takes new jobs without a wake-up, so callers wake nobody while one spins.
+  // Two threads are killed with their SPINNING bits set (injected: as if each died mid-spin).
+  await withPoolWithin(60_000, { maxThreads: 2, minThreads: 1 }, async (pool) => {
+    const states = (pool as unknown as { states: Int32Array }).states;
+    await openNursery(async (n) => {
+      for (let i = 0; i < 2; i++) n.startSoon(() => runInWorker(faults, 'storm', ['loop', i], { pool, cancel: 'kill', killAfterMs: 0 }));
+      while (pool.statistics().runningCalls < 2) await sleep(1);
+      setSpinning(states, 0, true);
+      setSpinning(states, 1, true);
+      n.cancelScope.cancel(); // both threads are killed
+    });
+    const times = await sleepyCalls(pool, 21);
+    assert.ok(times[10]! < 15, `median call ${times[10]!.toFixed(1)} ms: the sleeping thread was not woken`);
+  });
+});
+
+test('garbage SPINNING bits (threads that do not exist): calls still complete, at worst after a sleeping thread looks again', async () => {
+  await withPoolWithin(60_000, { maxThreads: 2, minThreads: 1 }, async (pool) => {
+    const states = (pool as unknown as { states: Int32Array }).states;
+    await runInWorker(fixture, 'add', [0, 1], { pool });
+    for (let index = 2; index < 64; index++) setSpinning(states, index, true);
+    const times = await sleepyCalls(pool, 5);
+    assert.ok(times[4]! < 1000, `slowest call ${times[4]!.toFixed(1)} ms`);
   });
 });
 
