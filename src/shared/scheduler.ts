@@ -106,10 +106,26 @@ export function clearSpinning(states: Int32Array, index: number): void {
   setSpinning(states, index, false);
 }
 
-/** Whether some pool thread spins for jobs (it will take a new one without being woken). */
-export function anySpinning(states: Int32Array): boolean {
-  for (let i = 0; i < SPIN_WORDS; i++) if (Atomics.load(states, C_SPINNING + i) !== 0) return true;
+/**
+ * Whether some pool thread spins for jobs (it will take a new one without being woken). `live`,
+ * when given (the main thread's: see liveSpinMask), counts only the bits of threads that exist,
+ * so garbage written over the word cannot keep the main thread from waking a sleeping thread.
+ */
+export function anySpinning(states: Int32Array, live?: Int32Array): boolean {
+  for (let i = 0; i < SPIN_WORDS; i++) if ((Atomics.load(states, C_SPINNING + i) & (live === undefined ? -1 : live[i]!)) !== 0) return true;
   return false;
+}
+
+/** The main thread's record of which SPINNING bits belong to live threads (for anySpinning). */
+export function liveSpinMask(): Int32Array {
+  return new Int32Array(SPIN_WORDS);
+}
+
+/** Marks thread `index` alive (true) or gone (false) in a liveSpinMask. */
+export function setLive(mask: Int32Array, index: number, live: boolean): void {
+  if (index >= SPIN_THREADS) return;
+  if (live) mask[index >> 5]! |= 1 << (index & 31);
+  else mask[index >> 5]! &= ~(1 << (index & 31));
 }
 
 export function createStates(): Int32Array {

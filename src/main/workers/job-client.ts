@@ -264,8 +264,13 @@ export abstract class JobClient implements JobSubmitter {
   private readonly announce = (): void => {
     this.unannounced = 0;
     const header = this.submissions.header;
-    if (Atomics.load(header, H_WAIT_RECV) > 0 && !anySpinning(this.states)) Atomics.notify(header, H_DATA, 1);
+    if (Atomics.load(header, H_WAIT_RECV) > 0 && !this.someThreadSpins()) Atomics.notify(header, H_DATA, 1);
   };
+
+  /** Whether a pool thread spins for jobs (see SPINNING in shared/scheduler.ts). */
+  protected someThreadSpins(): boolean {
+    return anySpinning(this.states);
+  }
 
   /** Wakes one sleeping thread if jobs are queued (after a thread's death, whatever it was doing). */
   protected wakeForQueued(): void {

@@ -28,7 +28,10 @@ import {
   C_MIN_THREADS,
   C_THREADS,
   callerOfSlot,
+  anySpinning,
   clearSpinning,
+  liveSpinMask,
+  setLive,
   cancelJob,
   createStates,
   generationOfTicket,
@@ -128,6 +131,8 @@ export class WorkerPool extends JobClient {
   /** Reply rings: [0] the main thread's, [i + 1] pool thread i's. */
   readonly #replyRings: RingView[];
   readonly #threads = new Map<number, ThreadRecord>();
+  /** Which SPINNING bits belong to live threads (see someThreadSpins). */
+  readonly #liveSpinning = liveSpinMask();
   readonly #freeIndices: number[] = [];
   /** Arguments of pool threads' nested calls that go by message, until the claiming thread asks. */
   readonly #relayed = new Map<number, { url: string; exportName: string; args: unknown[]; locals: unknown; transfer: unknown[] }>();
@@ -184,6 +189,11 @@ export class WorkerPool extends JobClient {
       if (busy) thread.worker.ref();
       else thread.worker.unref();
     }
+  }
+
+  /** Only live threads' SPINNING bits count here: garbage in the word cannot stop wake-ups. */
+  protected override someThreadSpins(): boolean {
+    return anySpinning(this.states, this.#liveSpinning);
   }
 
   protected published(): void {
@@ -276,6 +286,7 @@ export class WorkerPool extends JobClient {
     Atomics.add(this.states, C_THREADS, 1);
     const thread: ThreadRecord = { worker, identity, index, error: undefined, ready: false };
     this.#threads.set(identity, thread);
+    setLive(this.#liveSpinning, index, true);
     worker.on('error', (error) => (thread.error ??= error));
     worker.on('message', (message: unknown) => this.#onMessage(thread, message));
     worker.on('messageerror', (error) => warn(`a message from a worker thread could not be decoded: ${error.message}`));
@@ -386,6 +397,7 @@ export class WorkerPool extends JobClient {
     markThreadDead(thread.identity);
     if (code !== IDLE_EXIT_CODE) Atomics.sub(this.states, C_THREADS, 1);
     // It may have died spinning for jobs: nobody would wake a sleeping thread for them then.
+    setLive(this.#liveSpinning, thread.index, false);
     clearSpinning(this.states, thread.index);
     this.wakeForQueued();
     this.drainReplies();
