@@ -36,6 +36,8 @@
  * the main thread that reads a completion sees the result's bytes.
  */
 
+import { H_DATA, H_WAIT_RECV, usedBytes, type RingView } from './ring.js';
+
 export const JOB_SLOTS = 4096;
 /**
  * Which caller owns which slots: the main thread the first MAIN_SLOTS, each pool thread (by its
@@ -114,6 +116,18 @@ export function clearSpinning(states: Int32Array, index: number): void {
 export function anySpinning(states: Int32Array, live?: Int32Array): boolean {
   for (let i = 0; i < SPIN_WORDS; i++) if ((Atomics.load(states, C_SPINNING + i) & (live === undefined ? -1 : live[i]!)) !== 0) return true;
   return false;
+}
+
+/**
+ * Wakes one thread sleeping on the submission ring, unless none sleeps or one spins (it takes
+ * the jobs itself). `onlyIfQueued`: and only if jobs are waiting. Callers after publishing,
+ * a thread that took a job and left more, the main thread after a thread's death: one rule.
+ */
+export function wakeIdleThread(submissions: RingView, states: Int32Array, live: Int32Array | undefined, onlyIfQueued: boolean): void {
+  const header = submissions.header;
+  if (Atomics.load(header, H_WAIT_RECV) <= 0) return;
+  if (onlyIfQueued && usedBytes(submissions) === 0) return;
+  if (!anySpinning(states, live)) Atomics.notify(header, H_DATA, 1);
 }
 
 /** The main thread's record of which SPINNING bits belong to live threads (for anySpinning). */

@@ -24,7 +24,7 @@ import { isCallbackWire } from '../shared/callback-wire.js';
 import { whyUncloneable } from '../shared/cloneable.js';
 import { describedErrorWire, errorFromWire, errorToWire } from '../shared/error-wire.js';
 import { H_DATA, H_SPACE, H_WAIT_RECV, H_WAIT_SEND, maxPayload, readFrames, tryWrite, usedBytes, viewRing, WAKE_SOLE_READER, WriteResult, type RingView } from '../shared/ring.js';
-import { anySpinning, awaitRelease, C_MIN_THREADS, C_THREADS, claimJob, JOB_SLOTS, setSpinning, MAX_CALLING_THREADS, slotOfTicket, slotsOf, type Job } from '../shared/scheduler.js';
+import { awaitRelease, C_MIN_THREADS, C_THREADS, claimJob, JOB_SLOTS, setSpinning, MAX_CALLING_THREADS, slotOfTicket, slotsOf, wakeIdleThread, type Job } from '../shared/scheduler.js';
 import { setThreadPool, ThreadClient, threadPool } from '../main/workers/thread-client.js';
 import { checkSideJob, decodeJob, encodeOutcome, ExportTableReader, type JobOutcome } from '../shared/job-codec.js';
 import { crossThreadLocal, type TaskLocal } from '../main/core/task-local.js';
@@ -393,15 +393,12 @@ function take(): [number, Uint8Array] | undefined {
   taken = undefined;
   // Borrowed: runJob decodes the payload before this thread reads any ring again.
   readFrames(submissions, 1, sink, claim, true);
-  if (taken !== undefined) wakeNext();
+  // Took a job: if more wait and nobody spins for them, wake one sleeping thread.
+  if (taken !== undefined) wakeIdleThread(submissions, states, undefined, true);
   return taken;
 }
 
-/** After taking a job: more are waiting and nobody spins for them, so wake one sleeping thread. */
-function wakeNext(): void {
-  const header = submissions.header;
-  if (Atomics.load(header, H_WAIT_RECV) > 0 && usedBytes(submissions) > 0 && !anySpinning(states)) Atomics.notify(header, H_DATA, 1);
-}
+
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 const SPIN_NS = 50_000n;

@@ -24,6 +24,7 @@ import {
 } from 'triode';
 import { rejection } from '../helpers.js';
 import { setSpinning } from '../../src/shared/scheduler.js';
+import { H_WAIT_RECV } from '../../src/shared/ring.js';
 
 const faults = new URL('../fixtures/fault-module.js', import.meta.url);
 const fixture = new URL('../fixtures/worker-module.js', import.meta.url);
@@ -366,6 +367,20 @@ test('garbage SPINNING bits: those of threads that do not exist are ignored; tho
     setSpinning(states, 0, true); // the live thread's own bit: it clears it the next time it spins
     const after = await sleepyCalls(pool, 5);
     assert.ok(after[4]! < 1000, `slowest call ${after[4]!.toFixed(1)} ms`);
+  });
+});
+
+test('garbage over the main thread\'s reply-ring header (its "asleep" flag cleared): the call still settles, at the caller\'s next look', async () => {
+  await withPoolWithin(60_000, { maxThreads: 1, minThreads: 1 }, async (pool) => {
+    await runInWorker(fixture, 'add', [0, 1], { pool });
+    const replies = (pool as unknown as { replies: { header: Int32Array } }).replies;
+    let value: unknown;
+    await openNursery(async (n) => {
+      n.startSoon(async () => void (value = await runInWorker(fixture, 'sleepLong', [50], { pool })));
+      await sleep(10); // the main thread waits on its reply ring now
+      Atomics.store(replies.header, H_WAIT_RECV, 0); // as if nobody slept there: no writer wakes it
+    });
+    assert.is(value, 'slept', 'settled by the reader looking again, not by a wake-up');
   });
 });
 

@@ -9,8 +9,8 @@ import type { TransferListItem } from 'node:worker_threads';
 import { createCancelled, TriodeInternalError } from '../../shared/errors.js';
 import { errorFromWire } from '../../shared/error-wire.js';
 import { decodeOutcome, encodeJob, encodeSideJob, type ExportRef, type JobOutcome } from '../../shared/job-codec.js';
-import { H_DATA, H_WAIT_RECV, maxPayload, readFrames, soleReaderAwake, soleReaderWait, tryWrite, usedBytes, WriteResult, type RingView } from '../../shared/ring.js';
-import { anySpinning, CANCEL, cancelJob, generationOfTicket, OWNER_MASK, queueJob, releaseJob, slotOfTicket, ticketOf } from '../../shared/scheduler.js';
+import { H_DATA, maxPayload, readFrames, soleReaderAwake, soleReaderWait, tryWrite, WriteResult, type RingView } from '../../shared/ring.js';
+import { CANCEL, cancelJob, generationOfTicket, OWNER_MASK, queueJob, releaseJob, slotOfTicket, ticketOf, wakeIdleThread } from '../../shared/scheduler.js';
 import { CapacityLimiter } from '../sync/capacity-limiter.js';
 
 /** How a job ended, for its caller: a value or an error (never rejects). */
@@ -263,19 +263,15 @@ export abstract class JobClient implements JobSubmitter {
    */
   private readonly announce = (): void => {
     this.unannounced = 0;
-    const header = this.submissions.header;
-    if (Atomics.load(header, H_WAIT_RECV) > 0 && !this.someThreadSpins()) Atomics.notify(header, H_DATA, 1);
+    wakeIdleThread(this.submissions, this.states, this.liveSpinning, false);
   };
 
-  /** Whether a pool thread spins for jobs (see SPINNING in shared/scheduler.ts). */
-  protected someThreadSpins(): boolean {
-    return anySpinning(this.states);
-  }
-
-  /** Wakes one sleeping thread if jobs are queued (after a thread's death, whatever it was doing). */
-  protected wakeForQueued(): void {
-    const header = this.submissions.header;
-    if (usedBytes(this.submissions) > 0 && Atomics.load(header, H_WAIT_RECV) > 0) Atomics.notify(header, H_DATA, 1);
+  /**
+   * Which SPINNING bits belong to threads that exist, when this caller knows (the main thread
+   * does: see WorkerPool); undefined counts every bit.
+   */
+  protected get liveSpinning(): Int32Array | undefined {
+    return undefined;
   }
 
   /** Moves backlogged job frames into the ring as space frees up (after each batch of outcomes). */

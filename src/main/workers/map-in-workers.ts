@@ -108,6 +108,8 @@ export class MapInWorkers<R> implements AsyncGenerator<R, void, undefined> {
 
   /** Cancelled between two results already delivered: stop the workers first, then raise. */
   async #stopCancelled(ctx: Context): Promise<IteratorResult<R, void>> {
+    this.#batch = [];
+    this.#at = 0;
     await this.#engine.return();
     throw ctx.status.makeCancelled();
   }

@@ -28,7 +28,6 @@ import {
   C_MIN_THREADS,
   C_THREADS,
   callerOfSlot,
-  anySpinning,
   clearSpinning,
   liveSpinMask,
   setLive,
@@ -44,6 +43,7 @@ import {
   slotOfTicket,
   slotsOf,
   ticketOf,
+  wakeIdleThread,
 } from '../../shared/scheduler.js';
 import { createExportTable, encodeOutcome, ExportTableWriter, type ExportRef } from '../../shared/job-codec.js';
 import { ensureRegistry, identityOf, markThreadDead, registerThread } from '../../shared/thread-registry.js';
@@ -192,8 +192,8 @@ export class WorkerPool extends JobClient {
   }
 
   /** Only live threads' SPINNING bits count here: garbage in the word cannot stop wake-ups. */
-  protected override someThreadSpins(): boolean {
-    return anySpinning(this.states, this.#liveSpinning);
+  protected override get liveSpinning(): Int32Array {
+    return this.#liveSpinning;
   }
 
   protected published(): void {
@@ -399,7 +399,7 @@ export class WorkerPool extends JobClient {
     // It may have died spinning for jobs: nobody would wake a sleeping thread for them then.
     setLive(this.#liveSpinning, thread.index, false);
     clearSpinning(this.states, thread.index);
-    this.wakeForQueued();
+    wakeIdleThread(this.submissions, this.states, this.#liveSpinning, true);
     this.drainReplies();
     const owner = thread.identity & OWNER_MASK;
     const why = this.#closed ? 'the pool was closed' : thread.error !== undefined ? thread.error.message : `it exited with code ${code}`;
