@@ -1,6 +1,6 @@
 /**
- * How values travel through a shared channel: a one-byte tag and the payload. Bytes travel raw,
- * strings as UTF-8, numbers / booleans / null / undefined in a compact form, anything else
+ * How values travel through a shared channel: a one-byte tag and the payload. Bytes (and
+ * Float64Arrays) travel raw, strings as UTF-8, numbers / booleans / null / undefined in a compact form, anything else
  * structured-cloneable through the v8 serializer.
  */
 import { deserialize, serialize } from 'node:v8';
@@ -15,6 +15,7 @@ export const enum Tag {
   Null = 7,
   Undefined = 8,
   V8 = 9,
+  Float64Array = 10,
 }
 
 const encoder = new TextEncoder();
@@ -42,6 +43,9 @@ export function encode(value: unknown): Encoded {
   } else if (value instanceof ArrayBuffer) {
     scratch.tag = Tag.ArrayBuffer;
     scratch.bytes = new Uint8Array(value);
+  } else if (value instanceof Float64Array) {
+    scratch.tag = Tag.Float64Array;
+    scratch.bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   } else if (typeof value === 'string') {
     scratch.tag = Tag.String;
     scratch.bytes = encoder.encode(value);
@@ -74,6 +78,7 @@ const tagNames: Record<number, string> = {
   [Tag.Null]: 'null',
   [Tag.Undefined]: 'undefined',
   [Tag.V8]: 'an object',
+  [Tag.Float64Array]: 'a Float64Array',
 };
 
 /** What kind of value a tag stands for, for error messages. */
@@ -112,6 +117,12 @@ function decodePlain(tag: Tag, payload: Uint8Array): unknown {
       return payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength
         ? payload.buffer
         : payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength);
+    case Tag.Float64Array: {
+      if (payload.byteLength % 8 !== 0) throw new TypeError(`shared channel: a Float64Array frame of ${payload.byteLength} bytes`);
+      // Its own buffer (see ArrayBuffer above); copied only if not 8-aligned in it.
+      const own = payload.byteOffset % 8 === 0 ? payload : payload.slice();
+      return new Float64Array(own.buffer, own.byteOffset, own.byteLength / 8);
+    }
     case Tag.String:
       return decoder.decode(payload);
     case Tag.Number:

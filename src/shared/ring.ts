@@ -9,7 +9,7 @@
  *                 TAIL, the write lock and its sleeper count   (senders)
  *                 HEAD, the read lock and its sleeper count    (receivers)
  *                 DATA sequence word + receivers waiting on it (bumped by senders)
- *                 SPACE sequence word + senders waiting on it  (bumped by receivers)
+ *                 SPACE sequence word + senders waiting on it, promptly or lazily (bumped by receivers)
  *                 CAPACITY, the endpoint slots' high-water mark, BROKEN (rarely written)
  *     [96..96+MAX_ENDPOINTS)   one word per endpoint slot (see "Endpoints" below)
  *     then CAPACITY bytes of ring
@@ -47,6 +47,16 @@
  * between its try and its wait is never lost. Closing an endpoint or breaking the ring bumps and
  * notifies both words.
  *
+ * Lazy senders. A sender that blocks its thread (`sendSync` in a worker) and finds the ring full
+ * counts itself in WAIT_SEND_LAZY instead, and sleeps until half the ring is free (or its frame
+ * fits, if larger): receivers notify lazy senders only once a read leaves the ring at most half
+ * full. Woken for every frame read instead, a producer faster than its consumer costs the
+ * consumer a futex wake-up per value (tens of µs on a busy machine: more than the value itself)
+ * and writes each frame into the cache line the consumer is reading. A lazy sender sleeps in
+ * slices of a few milliseconds (it checks its call's cancel word between them) and writes what
+ * fits after each, so a consumer that stops reading with the ring more than half full delays
+ * such a sender by at most one slice, and can never leave it blocked while its frame fits.
+ *
  * Endpoints. Each open endpoint holds a slot whose word is GEN << 3 | KIND << 2 | OPEN. Opening
  * takes a free slot with one compare-and-swap (bumping its generation); closing frees it with one
  * compare-and-swap from the exact word it opened with, so a slot closes once, a stale close of a
@@ -69,6 +79,7 @@ export const H_WAIT_RECV = 33;
 const H_WAIT_SEEN = 34; // a sole reader's `seen` (see WAKE_SOLE_READER)
 export const H_SPACE = 48;
 export const H_WAIT_SEND = 49;
+export const H_WAIT_SEND_LAZY = 50;
 export const H_CAPACITY = 64;
 const H_SLOT_HWM = 65;
 const H_BROKEN = 66;
@@ -452,10 +463,16 @@ export function tryWriteMany(ring: RingView, frames: readonly OutgoingFrame[], f
 
 // ---- reading -------------------------------------------------------------------------------------
 
-/** Tells waiting senders that space was freed. */
-function announceSpace(header: Int32Array): void {
+/**
+ * Tells waiting senders that space was freed, leaving `used` bytes in the ring: prompt ones
+ * always, lazy ones once the ring is at most half full (see "Lazy senders" above).
+ */
+function announceSpace(ring: RingView, used: number): void {
+  const header = ring.header;
   Atomics.add(header, H_SPACE, 1);
-  if (Atomics.load(header, H_WAIT_SEND) > 0) Atomics.notify(header, H_SPACE);
+  if (Atomics.load(header, H_WAIT_SEND) > 0 || (Atomics.load(header, H_WAIT_SEND_LAZY) > 0 && used <= ring.capacity >> 1)) {
+    Atomics.notify(header, H_SPACE);
+  }
 }
 
 /** A buffer of `length` bytes the caller owns. */
@@ -536,6 +553,7 @@ function readFramesWith(
     let tookLarge = false;
     let needLarge = -1;
     let dropped = false;
+    let left = 0; // bytes left in the ring after this read
     if (!acquire(ring, H_RLOCK)) return BUSY;
     try {
       const head = Atomics.load(header, H_HEAD);
@@ -555,6 +573,7 @@ function readFramesWith(
           copyOut(ring, (head + FRAME_HEADER) % capacity, large);
         }
         if (needLarge < 0) Atomics.store(header, H_HEAD, (head + frameSize(first)) % span);
+        left = used - frameSize(first);
       } else {
         let taken = 0;
         let delivered = 0;
@@ -573,6 +592,7 @@ function readFramesWith(
         }
         copyOut(ring, head % capacity, scratch.subarray(0, taken));
         Atomics.store(header, H_HEAD, (head + taken) % span);
+        left = used - taken;
       }
     } finally {
       unlock(header, H_RLOCK);
@@ -581,7 +601,7 @@ function readFramesWith(
       large = ownBuffer(needLarge);
       continue;
     }
-    announceSpace(header);
+    announceSpace(ring, left);
     if (tookLarge) {
       sink(largeTag, large!);
       return 1;
@@ -617,6 +637,7 @@ export function readInto(ring: RingView, target: Uint8Array, refuse: (tag: numbe
   checkNotBroken(ring);
   let length: number;
   let refused: Error | undefined;
+  let left = 0;
   if (!acquire(ring, H_RLOCK)) return BUSY;
   try {
     const head = Atomics.load(header, H_HEAD);
@@ -627,11 +648,12 @@ export function readInto(ring: RingView, target: Uint8Array, refuse: (tag: numbe
     if (refused === undefined) {
       copyOut(ring, (head + FRAME_HEADER) % capacity, length === target.byteLength ? target : target.subarray(0, length));
       Atomics.store(header, H_HEAD, (head + frameSize(length)) % span);
+      left = used - frameSize(length);
     }
   } finally {
     unlock(header, H_RLOCK);
   }
   if (refused !== undefined) throw refused;
-  announceSpace(header);
+  announceSpace(ring, left);
   return length;
 }

@@ -1,26 +1,27 @@
 /**
- * The loop each worker of `mapInWorkers` runs: take a batch `[batchNumber, items]` from the
- * input channel, apply the user's export to each item, put `[batchNumber, results]` (or
- * `[batchNumber, undefined, error]` at the first failing item) on the output channel, until the
- * input ends. Batches amortize the per-frame cost over many small items. Loaded by path, like the
- * worker entry.
+ * The loop each worker of `mapInWorkers` runs: take a batch from the input channel, apply the
+ * user's export to each item, put the batch's results (or its error, at the first failing item)
+ * on the output channel, until the input ends (the wire forms: shared/map-wire.ts). Batches
+ * amortize the per-frame cost over many small items. Loaded by path, like the worker entry.
  */
 import { errorToWire } from '../shared/error-wire.js';
+import { packNumbers, type MapJob, type MapResult } from '../shared/map-wire.js';
 import { isThenable, loadExport } from './load-export.js';
 import type { SharedReceiveChannel, SharedSendChannel } from '../main/channels/shared-channel.js';
 
-type Job = [batch: number, items: unknown[]];
-export type MapResult = [batch: number, values: unknown[]] | [batch: number, values: undefined, error: unknown];
-
 export async function mapLoop(
-  input: SharedReceiveChannel<Job>,
+  input: SharedReceiveChannel<MapJob>,
   output: SharedSendChannel<MapResult>,
   url: string,
   exportName: string,
 ): Promise<number> {
   const apply = await loadExport(url, exportName);
   let done = 0;
-  for (const [batch, items] of input.syncIterator()) {
+  for (const job of input.syncIterator()) {
+    // A packed batch of numbers is read in place: its items are job[1…].
+    const packed = job instanceof Float64Array;
+    const batch = packed ? job[0]! : job[0];
+    const items: ArrayLike<unknown> = packed ? job.subarray(1) : job[1];
     const values = new Array<unknown>(items.length);
     try {
       for (let i = 0; i < items.length; i++) {
@@ -33,7 +34,7 @@ export async function mapLoop(
       output.sendSync([batch, undefined, errorToWire(error)]);
       return done;
     }
-    output.sendSync([batch, values]);
+    output.sendSync(packNumbers(batch, values) ?? [batch, values]);
     done += items.length;
   }
   return done;

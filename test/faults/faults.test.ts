@@ -24,7 +24,7 @@ import {
 } from 'triode';
 import { rejection } from '../helpers.js';
 import { setSpinning } from '../../src/shared/scheduler.js';
-import { H_WAIT_RECV } from '../../src/shared/ring.js';
+import { H_WAIT_RECV, H_WAIT_SEND_LAZY } from '../../src/shared/ring.js';
 
 const faults = new URL('../fixtures/fault-module.js', import.meta.url);
 const fixture = new URL('../fixtures/worker-module.js', import.meta.url);
@@ -381,6 +381,24 @@ test('garbage over the main thread\'s reply-ring header (its "asleep" flag clear
       Atomics.store(replies.header, H_WAIT_RECV, 0); // as if nobody slept there: no writer wakes it
     });
     assert.is(value, 'slept', 'settled by the reader looking again, not by a wake-up');
+  });
+});
+
+test('garbage over a ring\'s lazy-sender count (as if no worker slept on a full ring): the blocked sender still gets every value through, a slice late at most', async () => {
+  await withPoolWithin(20_000, { maxThreads: 2 }, async (pool) => {
+    const [tx, rx] = openSharedChannel<number>({ capacityBytes: 256 }); // 16 frames
+    const [doneTx, doneRx] = openSharedChannel<string>({ capacityBytes: 64 });
+    const header = (rx as unknown as { ring: { header: Int32Array } }).ring.header;
+    await openNursery(async (n) => {
+      n.startSoon(() => runInWorker(fixture, 'produceThenSignal', [tx, doneTx, 200], { pool }));
+      const got: number[] = [];
+      while (got.length < 200) {
+        if (rx.statistics().currentBufferUsed === 256) Atomics.store(header, H_WAIT_SEND_LAZY, -1000); // no reader will notify it
+        got.push(await rx.receive());
+      }
+      assert.equal(got, Array.from({ length: 200 }, (_, i) => i));
+      assert.is(await doneRx.receive(), 'done');
+    });
   });
 });
 

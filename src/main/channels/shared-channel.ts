@@ -29,7 +29,9 @@ import {
   H_SPACE,
   H_WAIT_RECV,
   H_WAIT_SEND,
+  H_WAIT_SEND_LAZY,
   H_WLOCK,
+  frameSize,
   isEndpointOpen,
   maxPayload,
   MAX_CAPACITY,
@@ -120,6 +122,32 @@ function waitSync(header: Int32Array, index: number, counter: number, seen: numb
   Atomics.add(header, counter, 1);
   Atomics.wait(header, index, seen, SYNC_SLICE_MS);
   Atomics.sub(header, counter, 1);
+}
+
+/**
+ * In a worker, a sender blocked on a full ring: waits until half the ring is free, or a frame of
+ * `size` bytes fits if that needs more — a lazy sender (see ring.ts), woken once per burst
+ * instead of once per value the consumer takes. At most one slice, so the caller writes what fits
+ * and checks its cancel word at least that often.
+ */
+function waitSpaceSync(ring: RingView, size: number): void {
+  const header = ring.header;
+  const want = Math.max(size, ring.capacity >> 1);
+  const enough = () => ring.capacity - usedBytes(ring) >= want;
+  const until = performance.now() + SYNC_SLICE_MS;
+  const spinUntil = process.hrtime.bigint() + BigInt(SPIN_NS);
+  do {
+    for (let i = 0; i < 16; i++) if (enough()) return;
+  } while (process.hrtime.bigint() < spinUntil);
+  for (;;) {
+    const seen = Atomics.load(header, H_SPACE);
+    if (enough()) return;
+    const left = until - performance.now();
+    if (left <= 0) return;
+    Atomics.add(header, H_WAIT_SEND_LAZY, 1);
+    Atomics.wait(header, H_SPACE, seen, left);
+    Atomics.sub(header, H_WAIT_SEND_LAZY, 1);
+  }
 }
 
 /** Wakes one of this thread's waiters on `index` of the ring, if any. */
@@ -249,7 +277,11 @@ export class SharedSendChannel<T> extends SharedEndpoint {
   /** Writes `value` if it fits: true, EMPTY when full, BUSY_ (main thread) when the lock is held. */
   private trySend(value: T): true | typeof EMPTY | typeof BUSY_ {
     this.checkOpen();
-    const encoded = this.encodeFitting(value);
+    return this.tryWriteEncoded(this.encodeFitting(value));
+  }
+
+  /** trySend's second half, for a value encoded already. */
+  private tryWriteEncoded(encoded: ReturnType<typeof encode>): true | typeof EMPTY | typeof BUSY_ {
     const result = tryWrite(this.ring, encoded.tag, encoded.bytes);
     if (result === WriteResult.Written) {
       wakeLocal(this.ring.sab, H_DATA);
@@ -278,12 +310,15 @@ export class SharedSendChannel<T> extends SharedEndpoint {
   /** In a worker: sends, blocking the thread while the ring is full. Throws `Cancelled` when the call is cancelled. */
   sendSync(value: T): void {
     checkNotMainThread('SharedSendChannel.sendSync', 'await send()');
-    const header = this.ring.header;
+    checkCallCancelled();
+    this.checkOpen();
+    const encoded = this.encodeFitting(value);
+    const size = frameSize(payloadLength(encoded));
     for (;;) {
+      if (this.tryWriteEncoded(encoded) === true) return;
+      waitSpaceSync(this.ring, size);
       checkCallCancelled();
-      const seen = Atomics.load(header, H_SPACE);
-      if (this.trySend(value) === true) return;
-      waitSync(header, H_SPACE, H_WAIT_SEND, seen);
+      this.checkOpen();
     }
   }
 
@@ -301,12 +336,10 @@ export class SharedSendChannel<T> extends SharedEndpoint {
       // A number's bytes are the encoder's scratch: each frame needs its own.
       return { tag, payload: tag === Tag.Number ? bytes!.slice() : bytes };
     });
-    const header = this.ring.header;
     let sent = 0;
     while (sent < frames.length) {
       checkCallCancelled();
       this.checkOpen();
-      const seen = Atomics.load(header, H_SPACE);
       const written = tryWriteMany(this.ring, frames, sent);
       if (written === -1) throw new BrokenResourceError('every receive channel was closed');
       if (written > 0) {
@@ -314,7 +347,8 @@ export class SharedSendChannel<T> extends SharedEndpoint {
         wakeLocal(this.ring.sab, H_DATA);
         continue;
       }
-      waitSync(header, H_SPACE, H_WAIT_SEND, seen);
+      const { payload } = frames[sent]!;
+      waitSpaceSync(this.ring, frameSize(payload === undefined ? 0 : payload.byteLength));
     }
   }
 

@@ -12,6 +12,7 @@
  * for a consumer that left.
  */
 import { errorFromWire } from '../../shared/error-wire.js';
+import { packNumbers, unpackNumbers, type MapJob, type MapResult } from '../../shared/map-wire.js';
 import { Cancelled, ClosedResourceError, EndOfChannel } from '../../shared/errors.js';
 import { CancelScope } from '../core/cancel-scope.js';
 import { currentContext, type Context } from '../core/context.js';
@@ -39,7 +40,6 @@ export interface MapInWorkersOptions {
   batchSize?: number;
 }
 
-type MapResult = [batch: number, values: unknown[]] | [batch: number, values: undefined, error: unknown];
 
 const mapLoopUrl = new URL('./map-loop.js', import.meta.url).href;
 const mapBatchUrl = new URL('./map-batch.js', import.meta.url).href;
@@ -186,7 +186,7 @@ async function* mapBatches<T, R>(
     yield* mapByCalls<T, R>(pool, iterator, moduleUrl(module, 'mapInWorkers'), exportName, { concurrency, ordered, batchSize, locals, syncSource });
     return;
   }
-  const [inTx, inRx] = openSharedChannel<[number, T[]]>({ capacityBytes });
+  const [inTx, inRx] = openSharedChannel<MapJob>({ capacityBytes });
   const [outTx, outRx] = openSharedChannel<MapResult>({ capacityBytes });
   const url = moduleUrl(module, 'mapInWorkers');
 
@@ -239,7 +239,7 @@ async function* mapBatches<T, R>(
     let nextToYield = 0; // ordered mode: number of the next batch to yield
     let inFlight = 0; // items sent and not yet yielded
     let sourceDone = false;
-    const held: Array<[number, T[]]> = []; // batches taken from the source, not in the input ring yet
+    const held: MapJob[] = []; // batches taken from the source, not in the input ring yet
     let heldItems = 0;
     const reorder = new Map<number, unknown[]>();
     for (;;) {
@@ -252,14 +252,16 @@ async function* mapBatches<T, R>(
         const items = syncSource ? takeBatchSync(iterator as Iterator<T>, batchSize) : await takeBatch(iterator, batchSize);
         if (items.length < batchSize) sourceDone = true;
         if (items.length === 0) break;
-        held.push([nextBatch++, items]);
+        const batch = nextBatch++;
+        held.push(packNumbers(batch, items) ?? [batch, items]);
         heldItems += items.length;
       }
       if (held.length > 0) {
         const written = inTx.sendManyNowait(held);
-        for (const [, items] of held.splice(0, written)) {
-          inFlight += items.length;
-          heldItems -= items.length;
+        for (const job of held.splice(0, written)) {
+          const count = job instanceof Float64Array ? job.length - 1 : job[1].length;
+          inFlight += count;
+          heldItems -= count;
         }
       }
       if (sourceDone && held.length === 0) {
@@ -278,13 +280,22 @@ async function* mapBatches<T, R>(
         }
         throw error;
       }
-      if (result[1] === undefined) throw errorFromWire(result[2], `at ${exportName} (in a worker thread, mapInWorkers)`);
+      let batch: number;
+      let values: unknown[];
+      if (result instanceof Float64Array) {
+        batch = result[0]!;
+        values = unpackNumbers(result);
+      } else {
+        if (result[1] === undefined) throw errorFromWire(result[2], `at ${exportName} (in a worker thread, mapInWorkers)`);
+        batch = result[0];
+        values = result[1];
+      }
       if (!ordered) {
-        inFlight -= result[1].length;
-        yield result[1] as R[];
+        inFlight -= values.length;
+        yield values as R[];
         continue;
       }
-      reorder.set(result[0], result[1]);
+      reorder.set(batch, values);
       for (let values = reorder.get(nextToYield); values !== undefined; values = reorder.get(nextToYield)) {
         reorder.delete(nextToYield);
         nextToYield++;

@@ -9,11 +9,13 @@ import {
   EndOfChannel,
   WorkerPool,
   WouldBlock,
+  failAfter,
   moveOnAfter,
   openNursery,
   openSharedChannel,
   run,
   runInWorker,
+  sleep,
 } from 'triode';
 import { waitAllTasksBlocked } from 'triode/testing';
 import { mock, rejection, withPool } from '../../helpers.js';
@@ -49,10 +51,19 @@ test('every kind of value round-trips, in order', mock(async () => {
   for (const v of values) await tx.send(v);
   const buffer = new Uint8Array([9, 8]).buffer;
   tx.sendNowait(buffer);
+  // Float64Arrays travel raw: a view at an offset sends only its own elements.
+  tx.sendNowait(new Float64Array([7, -0, NaN, 1 / 3, -Infinity]).subarray(1, 4));
+  tx.sendNowait(new Float64Array(0));
   for (const v of values) assert.equal(await rx.receive(), v);
   const back = rx.receiveNowait() as ArrayBuffer;
   assert.instance(back, ArrayBuffer);
   assert.equal([...new Uint8Array(back)], [9, 8]);
+  const floats = rx.receiveNowait() as Float64Array;
+  assert.instance(floats, Float64Array);
+  assert.is(floats.length, 3);
+  assert.ok(Object.is(floats[0], -0) && Number.isNaN(floats[1]) && floats[2] === 1 / 3);
+  assert.is(floats.buffer.byteLength, 24, 'a buffer of its own');
+  assert.is((rx.receiveNowait() as Float64Array).length, 0);
 }));
 
 test('receiveBatch takes what is there (up to maxCount), in order; waits for one; ends with EndOfChannel', mock(async () => {
@@ -376,6 +387,25 @@ test("a worker killed by cancel: 'kill' has its endpoints closed too", async () 
     });
     assert.ok(call.cancelledCaught);
     assert.equal(got, [1], 'the reader got the value and then EndOfChannel, not a hang');
+  });
+});
+
+test('a worker blocked on a full ring sends as soon as its value fits, though the consumer reads one value and then stops (a lazy sender waits a slice at most)', async () => {
+  await withPool(3, async (pool) => {
+    const [tx, rx] = openSharedChannel<number>({ capacityBytes: 256 }); // 16 frames of 16 bytes
+    const [doneTx, doneRx] = openSharedChannel<string>({ capacityBytes: 64 });
+    await failAfter(20_000, () =>
+      openNursery(async (n) => {
+        n.startSoon(() => runInWorker(fixture, 'produceThenSignal', [tx, doneTx, 17], { pool }));
+        while (rx.statistics().currentBufferUsed < 256) await sleep(1);
+        assert.is(await rx.receive(), 0);
+        // 15 of 16 frames still there: no reader wakes a lazy sender now, but its value fits.
+        assert.is(await doneRx.receive(), 'done');
+        const rest: number[] = [];
+        for (let i = 1; i < 17; i++) rest.push(await rx.receive());
+        assert.equal(rest, Array.from({ length: 16 }, (_, i) => i + 1));
+      }),
+    );
   });
 });
 

@@ -27,6 +27,26 @@ test('ordered: every result, in source order, from a sync or an async source', a
   });
 });
 
+test('numbers travel packed (Float64Array) both ways: -0, NaN, fractions and huge values come back exact; batches mixing numbers with other values, and short ones, unpacked', async () => {
+  await withPool(2, async (pool) => {
+    const numbers = Array.from({ length: 1000 }, (_, i) => [-0, NaN, Infinity, -Infinity, 2 ** 53 + 2, 1 / 3, -i][i % 7]!);
+    const back: number[] = [];
+    for await (const r of mapInWorkers<number, number>(numbers, fixture, 'echo', { pool, batchSize: 64 })) back.push(r);
+    assert.is(back.length, numbers.length);
+    assert.ok(back.every((v, i) => Object.is(v, numbers[i])), 'each number identical, -0 and NaN included');
+    // Numbers in, other values out (and the reverse), in batches long enough to pack and too short to.
+    const mixed: unknown[] = Array.from({ length: 300 }, (_, i) => (i % 50 === 0 ? `s${i}` : i % 77 === 0 ? null : i));
+    for (const batchSize of [5, 64]) {
+      const echoed: unknown[] = [];
+      for await (const r of mapInWorkers(mixed, fixture, 'echo', { pool, batchSize })) echoed.push(r);
+      assert.equal(echoed, mixed, `batchSize ${batchSize}`);
+      const strings: unknown[] = [];
+      for await (const r of mapInWorkers(range(100), fixture, 'toText', { pool, batchSize })) strings.push(r);
+      assert.equal(strings, Array.from({ length: 100 }, (_, i) => `#${i}`));
+    }
+  });
+});
+
 test('unordered: every result exactly once', async () => {
   await withPool(2, async (pool) => {
     const got: number[] = [];
