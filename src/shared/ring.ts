@@ -465,14 +465,16 @@ export function tryWriteMany(ring: RingView, frames: readonly OutgoingFrame[], f
 
 /**
  * Tells waiting senders that space was freed, leaving `used` bytes in the ring: prompt ones
- * always, lazy ones once the ring is at most half full (see "Lazy senders" above).
+ * always, lazy ones once the ring is at most half full (see "Lazy senders" above). Returns SPACE
+ * as it was before.
  */
-function announceSpace(ring: RingView, used: number): void {
+function announceSpace(ring: RingView, used: number): number {
   const header = ring.header;
-  Atomics.add(header, H_SPACE, 1);
+  const before = Atomics.add(header, H_SPACE, 1);
   if (Atomics.load(header, H_WAIT_SEND) > 0 || (Atomics.load(header, H_WAIT_SEND_LAZY) > 0 && used <= ring.capacity >> 1)) {
     Atomics.notify(header, H_SPACE);
   }
+  return before;
 }
 
 /** A buffer of `length` bytes the caller owns. */
@@ -656,4 +658,141 @@ export function readInto(ring: RingView, target: Uint8Array, refuse: (tag: numbe
   if (refused !== undefined) throw refused;
   announceSpace(ring, left);
   return length;
+}
+
+// ---- looking ahead -------------------------------------------------------------------------------
+
+/**
+ * A receive endpoint's look-ahead, so that values taken one at a time (`for await`, `receive()`)
+ * do not each pay a whole read. `readAhead` takes the next frame as any read does and, under the
+ * same lock, copies the small frames after it into the endpoint's own buffer *without taking
+ * them*. `takeAhead` then takes the next of those with the lock, three loads and a store — no
+ * copy out of shared memory, no bounds checks — but only if no reader took anything meanwhile:
+ * HEAD is where this look-ahead left it, and SPACE (bumped after every read and every close)
+ * moved only by this endpoint's own takes. (HEAD alone could be brought round to the same
+ * position, modulo 2 × CAPACITY, by other readers, with other frames behind it; every such read
+ * bumps SPACE.) Otherwise the look-ahead is dropped and its frames are read again from the ring.
+ *
+ * So a frame leaves the ring only when its value is handed over, as with every other read: an
+ * endpoint that closes, or a thread that dies, with frames looked at loses none of them, and
+ * order holds among any number of receivers.
+ */
+export class LookAhead {
+  /** The frames looked at, back to back as they were in the ring (header and padded payload). */
+  readonly bytes = new Uint8Array(LOOK_AHEAD_BYTES);
+  readonly offsets = new Int32Array(LOOK_AHEAD_FRAMES);
+  readonly lengths = new Int32Array(LOOK_AHEAD_FRAMES);
+  readonly tags = new Int32Array(LOOK_AHEAD_FRAMES);
+  /** The next frame to take, and how many there are. */
+  next = 0;
+  count = 0;
+  /** Where the next frame starts in the ring, and SPACE as it must still be to take it. */
+  head = 0;
+  space = 0;
+
+  /** Whether a frame looked at is left to take. */
+  get pending(): boolean {
+    return this.next < this.count;
+  }
+
+  /** Forgets the frames looked at (they are still in the ring). */
+  drop(): void {
+    this.next = this.count = 0;
+  }
+
+  /** Frame `index`'s payload, in a buffer of its own. */
+  payload(index: number): Uint8Array {
+    const from = this.offsets[index]! + FRAME_HEADER;
+    return this.bytes.slice(from, from + this.lengths[index]!);
+  }
+}
+/** At most this many bytes and frames are looked at at once (the first frame's included). */
+const LOOK_AHEAD_BYTES = 4096;
+const LOOK_AHEAD_FRAMES = 64;
+
+/** readAhead's answer when the next frame is too large to look at: read it with readFrames. */
+export const NOT_SMALL = -3;
+
+/**
+ * Takes the next frame into `ahead` (frame 0; `ahead.next` is 1) and looks at up to `frames` − 1
+ * small frames after it. Returns 1, 0 when the ring is empty, BUSY as in tryWrite, or NOT_SMALL.
+ */
+export function readAhead(ring: RingView, ahead: LookAhead, frames: number): number {
+  const header = ring.header;
+  const { capacity } = ring;
+  const span = 2 * capacity;
+  const room = ahead.bytes.byteLength;
+  const limit = Math.min(frames, LOOK_AHEAD_FRAMES);
+  ahead.drop();
+  checkNotBroken(ring);
+  let count = 0;
+  let left = 0;
+  let space = 0;
+  if (!acquire(ring, H_RLOCK)) return BUSY;
+  try {
+    const head = Atomics.load(header, H_HEAD);
+    const used = (Atomics.load(header, H_TAIL) - head + span) % span;
+    if (used === 0) return 0;
+    if (frameSize(frameLength(ring, head, used)) > room) return NOT_SMALL;
+    let taken = 0;
+    while (count < limit && taken < used) {
+      const at = head + taken;
+      const length = frameLength(ring, at, used - taken);
+      const size = frameSize(length);
+      if (taken + size > room) break;
+      ahead.offsets[count] = taken;
+      ahead.lengths[count] = length;
+      ahead.tags[count] = ring.words[((at % capacity) >> 2) + 1]!;
+      taken += size;
+      count++;
+    }
+    copyOut(ring, head % capacity, ahead.bytes.subarray(0, taken));
+    const first = frameSize(ahead.lengths[0]!);
+    ahead.head = (head + first) % span;
+    Atomics.store(header, H_HEAD, ahead.head);
+    left = used - first;
+    space = Atomics.load(header, H_SPACE);
+  } finally {
+    unlock(header, H_RLOCK);
+  }
+  // Another read's SPACE bump between the load above and this one: the look-ahead cannot be
+  // trusted (see LookAhead), so only the frame taken is kept.
+  const before = announceSpace(ring, left);
+  ahead.space = before + 1;
+  ahead.count = before === space ? count : 1;
+  ahead.next = 1;
+  return 1;
+}
+
+/**
+ * Takes `ahead`'s next frame out of the ring if no other reader took anything since: returns
+ * its index in `ahead`, -1 when the look-ahead was stale (it is dropped: read again), BUSY as
+ * in tryWrite.
+ */
+export function takeAhead(ring: RingView, ahead: LookAhead): number {
+  const header = ring.header;
+  const span = 2 * ring.capacity;
+  const index = ahead.next;
+  checkNotBroken(ring);
+  let left = -1;
+  if (!acquire(ring, H_RLOCK)) return BUSY;
+  try {
+    if (Atomics.load(header, H_HEAD) === ahead.head && Atomics.load(header, H_SPACE) === ahead.space) {
+      const head = (ahead.head + frameSize(ahead.lengths[index]!)) % span;
+      Atomics.store(header, H_HEAD, head);
+      ahead.head = head;
+      left = (Atomics.load(header, H_TAIL) - head + span) % span;
+    }
+  } finally {
+    unlock(header, H_RLOCK);
+  }
+  if (left < 0) {
+    ahead.drop();
+    return -1;
+  }
+  const before = announceSpace(ring, left);
+  if (before !== ahead.space) ahead.count = index + 1; // another read's bump: nothing more to trust
+  ahead.space = before + 1;
+  ahead.next = index + 1;
+  return index;
 }

@@ -33,7 +33,10 @@ import {
   H_WLOCK,
   frameSize,
   isEndpointOpen,
+  LookAhead,
   maxPayload,
+  readAhead,
+  takeAhead,
   MAX_CAPACITY,
   openEndpoint,
   readFrames,
@@ -432,6 +435,7 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
 
   /** Up to `max` values, decoded after the lock is let go (a value that fails to decode fails this receive only). */
   private readValues(max: number): T[] | typeof EMPTY | typeof BUSY_ {
+    this.ahead.drop(); // (its frames are still in the ring, first in line)
     const tags: number[] = [];
     const payloads: Uint8Array[] = [];
     const count = readFrames(this.ring, max, (tag, payload) => {
@@ -445,7 +449,26 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
     return values;
   }
 
+  /** Frames looked at past the last one taken, for the next values taken one at a time (see LookAhead in ring.ts). */
+  private readonly ahead = new LookAhead();
+  /** How many frames the next look-ahead covers: doubled while look-aheads are used up, back to 2 when one goes stale. */
+  private aheadFrames = 2;
+
   private readonly readOne = (): T | typeof EMPTY | typeof BUSY_ => {
+    const ahead = this.ahead;
+    if (ahead.pending) {
+      const index = takeAhead(this.ring, ahead);
+      if (index === BUSY) return BUSY_;
+      if (index >= 0) return decode(ahead.tags[index]!, ahead.payload(index)) as T;
+      this.aheadFrames = 2; // another reader took frames meanwhile
+    } else if (ahead.count > 1) {
+      this.aheadFrames = Math.min(this.aheadFrames * 2, 64);
+    }
+    const got = readAhead(this.ring, ahead, this.aheadFrames);
+    if (got === BUSY) return BUSY_;
+    if (got === 0) return EMPTY;
+    if (got === 1) return decode(ahead.tags[0]!, ahead.payload(0)) as T;
+    // A frame too large to look at: read alone.
     let tag = 0;
     let payload: Uint8Array | undefined;
     const count = readFrames(this.ring, 1, (t, p) => {
@@ -464,6 +487,7 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
   };
 
   private readInto(target: Uint8Array, refuse: (tag: number, length: number) => Error | undefined): number | typeof EMPTY | typeof BUSY_ {
+    this.ahead.drop();
     const length = readInto(this.ring, target, refuse);
     return length === BUSY ? BUSY_ : length < 0 ? EMPTY : length;
   }

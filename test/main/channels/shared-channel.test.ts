@@ -121,6 +121,53 @@ test('large values across wrap-around (the memcpy path), through receive, receiv
   }
 }));
 
+test('values taken one at a time after a look-ahead, then a batch, then one again: every value once, in order', mock(async () => {
+  const [tx, rx] = openSharedChannel<number | string>({ capacityBytes: 4096 });
+  for (let i = 0; i < 100; i++) tx.sendNowait(i % 3 ? i : `s${i}`);
+  const got: unknown[] = [];
+  for (let i = 0; i < 9; i++) got.push(await rx.receive()); // the look-ahead grows past these
+  got.push(...(await rx.receiveBatch(10)));
+  got.push(rx.receiveNowait(), await rx.receive());
+  tx.close();
+  for await (const v of rx) got.push(v);
+  assert.equal(got, Array.from({ length: 100 }, (_, i) => (i % 3 ? i : `s${i}`)));
+}));
+
+test('a receiver that looked ahead and then closes leaves those values to the other receivers, in order', mock(async () => {
+  const [tx, a] = openSharedChannel<number>({ capacityBytes: 4096 });
+  const b = a.clone();
+  for (let i = 0; i < 100; i++) tx.sendNowait(i);
+  const got: number[] = [];
+  for (let i = 0; i < 10; i++) got.push(await a.receive());
+  a.close();
+  tx.close();
+  for await (const v of b) got.push(v);
+  assert.equal(got, Array.from({ length: 100 }, (_, i) => i));
+}));
+
+test('a look-ahead gone stale is never served, even when other reads brought the ring round to the same place', mock(async () => {
+  // 4 frames of 16 bytes; read positions repeat every 128 bytes (8 frames).
+  const [tx, a] = openSharedChannel<number>({ capacityBytes: 64 });
+  const b = a.clone();
+  let sent = 0;
+  const fill = () => {
+    while (tx.statistics().currentBufferUsed < 64) tx.sendNowait(sent++);
+  };
+  const got: number[] = [];
+  fill();
+  got.push(a.receiveNowait(), a.receiveNowait(), a.receiveNowait());
+  fill();
+  got.push(a.receiveNowait(), a.receiveNowait()); // a has looked at the two frames after these
+  for (let i = 0; i < 8; i++) {
+    fill();
+    got.push(b.receiveNowait()); // 8 frames: the read position is back where a left it
+  }
+  fill();
+  while (tx.statistics().currentBufferUsed > 0) got.push(a.receiveNowait());
+  assert.equal([...got].sort((x, y) => x - y), Array.from({ length: sent }, (_, i) => i), 'every value once');
+  assert.ok(got.slice(0, 5).every((v, i) => v === i) && got.slice(5, 13).every((v, i) => v === i + 5), 'each reader in ring order');
+}));
+
 test('a cancelled receiveBatch takes nothing', mock(async () => {
   const [tx, rx] = openSharedChannel<number>({ capacityBytes: 1024 });
   assert.is(await moveOnAfter(10, () => rx.receiveBatch()), undefined);
