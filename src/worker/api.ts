@@ -5,9 +5,8 @@
  * `checkpoint()` and `isCancelled()` look at the current task's cancel scopes instead; outside
  * both, the functions throw a clear Error.
  */
-import { Cancelled, createCancelled } from '../shared/errors.js';
 import { CANCEL } from '../shared/scheduler.js';
-import { currentCall, isCancelledWord, type CurrentCall } from '../shared/worker-call.js';
+import { callCancelled, currentCall, isCancelledWord, type CurrentCall } from '../shared/worker-call.js';
 import { peekContext, type Context } from '../main/core/context.js';
 
 function outside(what: string): Error {
@@ -29,9 +28,6 @@ function callOrTask(what: string): CurrentCall | Context {
   throw outside(what);
 }
 
-function cancelled(): Cancelled {
-  return createCancelled('the calling task was cancelled');
-}
 
 /**
  * Throws `Cancelled` if the task that made this worker call was cancelled; otherwise returns at
@@ -46,7 +42,7 @@ function cancelled(): Cancelled {
 export function checkpoint(): void {
   const where = callOrTask('checkpoint()');
   if ('cancelWord' in where) {
-    if (isCancelledWord(where.cancelWord)) throw cancelled();
+    if (isCancelledWord(where.cancelWord)) throw callCancelled();
   } else if (where.status.effectivelyCancelled) {
     throw where.status.makeCancelled(); // in a run: the current scope's own Cancelled
   }
@@ -69,5 +65,5 @@ export function sleepSync(ms: number): void {
   const word = callOrThrow('sleepSync()').cancelWord;
   const running = Atomics.load(word.words, word.index);
   if ((running & CANCEL) === 0) Atomics.wait(word.words, word.index, running, ms);
-  if (isCancelledWord(word)) throw cancelled();
+  if (isCancelledWord(word)) throw callCancelled();
 }

@@ -19,7 +19,6 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { createCancelled } from '../shared/errors.js';
 import { isCallbackWire } from '../shared/callback-wire.js';
 import { whyUncloneable } from '../shared/cloneable.js';
 import { describedErrorWire, errorFromWire, errorToWire } from '../shared/error-wire.js';
@@ -30,7 +29,7 @@ import { checkSideJob, decodeJob, encodeOutcome, ExportTableReader, type JobOutc
 import { crossThreadLocal, type TaskLocal } from '../main/core/task-local.js';
 import { selfIdentity } from '../shared/thread-registry.js';
 import { IDLE_EXIT_CODE, type ThreadSetup } from '../shared/thread-protocol.js';
-import { currentCall, isCancelledWord, runAsCall, type CancelWord, type CurrentCall } from '../shared/worker-call.js';
+import { callCancelled, currentCall, isCancelledWord, runAsCall, type CancelWord, type CurrentCall } from '../shared/worker-call.js';
 import { CancelScope } from '../main/core/cancel-scope.js';
 import { run } from '../main/core/runner.js';
 import { endpointFromWire, isSharedChannelWire } from '../main/channels/shared-channel.js';
@@ -223,7 +222,7 @@ async function runInOwnRun(entry: ExportEntry, args: unknown[], word: CancelWord
         entry.async ??= isThenable(result);
         return await result;
       });
-      if (scope.cancelledCaught) throw createCancelled('the calling task was cancelled');
+      if (scope.cancelledCaught) throw callCancelled();
       return value;
     } finally {
       // Release our own Atomics.waitAsync so no waiter outlives the call.

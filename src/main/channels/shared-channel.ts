@@ -15,7 +15,7 @@
  * endpoints are closed all the same.
  */
 import { isMainThread } from 'node:worker_threads';
-import { BrokenResourceError, Cancelled, ClosedResourceError, createCancelled, EndOfChannel, WouldBlock } from '../../shared/errors.js';
+import { BrokenResourceError, Cancelled, ClosedResourceError, EndOfChannel, WouldBlock } from '../../shared/errors.js';
 import { decode, describeTag, encode, payloadLength, Tag } from '../../shared/codec.js';
 import { lockReleased } from '../../shared/owned-lock.js';
 import {
@@ -51,7 +51,7 @@ import {
   type OutgoingFrame,
   type RingView,
 } from '../../shared/ring.js';
-import { currentCall, isCancelledWord } from '../../shared/worker-call.js';
+import { callCancelled, currentCall, isCancelledWord } from '../../shared/worker-call.js';
 import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
 import { checkInteger, describe, checkOptions } from '../core/validate.js';
@@ -108,7 +108,7 @@ const SYNC_SLICE_MS = 2;
 
 function checkCallCancelled(): void {
   const call = currentCall();
-  if (call !== undefined && isCancelledWord(call.cancelWord)) throw createCancelled('the calling task was cancelled');
+  if (call !== undefined && isCancelledWord(call.cancelWord)) throw callCancelled();
 }
 
 /** The `*Sync` methods block their thread: refused on the main thread, which would freeze. */

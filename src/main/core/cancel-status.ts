@@ -96,7 +96,7 @@ export class CancelStatus {
     this.parent?.children?.delete(this);
     const controller = this.controller;
     if (controller !== undefined && !controller.signal.aborted) {
-      controller.abort(withoutStack(() => createCancelled(`the block of ${this.owner.describe()} has exited`)));
+      controller.abort(createCancelled(`the block of ${this.owner.describe()} has exited`, false));
     }
   }
 
@@ -126,7 +126,7 @@ export class CancelStatus {
    */
   makeCancelled(withStack = true): Cancelled {
     const reason = this.cancelSource().cancelReason;
-    return withStack ? createCancelled(reason) : withoutStack(() => createCancelled(reason));
+    return createCancelled(reason, withStack);
   }
 
   /** An AbortSignal that aborts when this node becomes effectively cancelled. */
@@ -152,15 +152,5 @@ export class CancelStatus {
     else return; // not linked here
     if (next !== undefined) next.prevInStatus = prev;
     wait.prevInStatus = wait.nextInStatus = undefined;
-  }
-}
-
-function withoutStack<E>(make: () => E): E {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return make();
-  } finally {
-    Error.stackTraceLimit = limit;
   }
 }
