@@ -88,8 +88,3 @@ export function ringWaiter(sab: SharedArrayBuffer, header: Int32Array, index: nu
   if (waiter === undefined) byIndex.set(index, (waiter = new RingWaiter(header, index, counter)));
   return waiter;
 }
-
-/** This thread's waiter on word `index` of the ring, if any task ever waited there. */
-export function existingRingWaiter(sab: SharedArrayBuffer, index: number): RingWaiter | undefined {
-  return waitersByRing.get(sab)?.get(index);
-}

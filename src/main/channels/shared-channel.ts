@@ -56,7 +56,7 @@ import { cancelPoint, schedulePoint } from '../core/checkpoint.js';
 import { currentContext } from '../core/context.js';
 import { checkInteger, describe, checkOptions } from '../core/validate.js';
 import { Closeable } from './closeable.js';
-import { existingRingWaiter, ringWaiter } from './ring-waiter.js';
+import { ringWaiter, type RingWaiter } from './ring-waiter.js';
 
 export interface SharedChannelStatistics {
   /** Bytes of frames in the ring now. */
@@ -153,21 +153,23 @@ function waitSpaceSync(ring: RingView, size: number): void {
   }
 }
 
-/** Wakes one of this thread's waiters on `index` of the ring, if any. */
-function wakeLocal(sab: SharedArrayBuffer, index: number): void {
-  existingRingWaiter(sab, index)?.passOn();
-}
 
 abstract class SharedEndpoint extends Closeable {
   /** @internal */ readonly ring: RingView;
   /** @internal */ readonly endpoint: EndpointSlot;
   protected abstract readonly kind: EndpointKind;
 
+  /** This thread's waiters on the ring's DATA and SPACE words (shared by its endpoints of the ring: see ring-waiter.ts). */
+  protected readonly dataWaiter: RingWaiter;
+  protected readonly spaceWaiter: RingWaiter;
+
   /** @internal */
   constructor(ring: RingView, endpoint: EndpointSlot) {
     super();
     this.ring = ring;
     this.endpoint = endpoint;
+    this.dataWaiter = ringWaiter(ring.sab, ring.header, H_DATA, H_WAIT_RECV);
+    this.spaceWaiter = ringWaiter(ring.sab, ring.header, H_SPACE, H_WAIT_SEND);
   }
 
   protected checkOpen(): void {
@@ -181,8 +183,8 @@ abstract class SharedEndpoint extends Closeable {
   /** Closes this endpoint (idempotent, not a checkpoint). Peers blocked on the channel, on any thread, look again. */
   close(): void {
     if (closeEndpoint(this.ring, this.endpoint)) {
-      existingRingWaiter(this.ring.sab, H_DATA)?.wakeAll();
-      existingRingWaiter(this.ring.sab, H_SPACE)?.wakeAll();
+      this.dataWaiter.wakeAll();
+      this.spaceWaiter.wakeAll();
     }
   }
 
@@ -202,8 +204,8 @@ abstract class SharedEndpoint extends Closeable {
       capacityBytes: ring.capacity,
       openSendChannels: countEndpoints(ring, 'send'),
       openReceiveChannels: countEndpoints(ring, 'receive'),
-      tasksWaitingSend: existingRingWaiter(ring.sab, H_SPACE)?.lot.size ?? 0,
-      tasksWaitingReceive: existingRingWaiter(ring.sab, H_DATA)?.lot.size ?? 0,
+      tasksWaitingSend: this.spaceWaiter.lot.size,
+      tasksWaitingReceive: this.dataWaiter.lot.size,
     };
   }
 
@@ -216,7 +218,7 @@ abstract class SharedEndpoint extends Closeable {
    */
   protected async waitWith<R>(what: string, index: number, attempt: () => R | typeof EMPTY | typeof BUSY_): Promise<R> {
     const ctx = currentContext(what);
-    const waiter = ringWaiter(this.ring.sab, this.ring.header, index, index === H_DATA ? H_WAIT_RECV : H_WAIT_SEND);
+    const waiter = index === H_DATA ? this.dataWaiter : this.spaceWaiter;
     let woken = false;
     try {
       for (;;) {
@@ -287,7 +289,7 @@ export class SharedSendChannel<T> extends SharedEndpoint {
   private tryWriteEncoded(encoded: ReturnType<typeof encode>): true | typeof EMPTY | typeof BUSY_ {
     const result = tryWrite(this.ring, encoded.tag, encoded.bytes);
     if (result === WriteResult.Written) {
-      wakeLocal(this.ring.sab, H_DATA);
+      this.dataWaiter.passOn();
       return true;
     }
     if (result === WriteResult.NoReceivers) throw new BrokenResourceError('every receive channel was closed');
@@ -347,7 +349,7 @@ export class SharedSendChannel<T> extends SharedEndpoint {
       if (written === -1) throw new BrokenResourceError('every receive channel was closed');
       if (written > 0) {
         sent += written;
-        wakeLocal(this.ring.sab, H_DATA);
+        this.dataWaiter.passOn();
         continue;
       }
       const { payload } = frames[sent]!;
@@ -369,7 +371,7 @@ export class SharedSendChannel<T> extends SharedEndpoint {
     const written = tryWriteMany(this.ring, frames, 0);
     if (written === -1) throw new BrokenResourceError('every receive channel was closed');
     if (written <= 0) return 0;
-    wakeLocal(this.ring.sab, H_DATA);
+    this.dataWaiter.passOn();
     return written;
   }
 
@@ -416,7 +418,7 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
       got = read();
       if (got === EMPTY) throw new EndOfChannel('every send channel was closed');
     }
-    if (got !== EMPTY && got !== BUSY_) wakeLocal(this.ring.sab, H_SPACE);
+    if (got !== EMPTY && got !== BUSY_) this.spaceWaiter.passOn();
     return got;
   }
 
