@@ -159,9 +159,12 @@ abstract class SharedEndpoint extends Closeable {
   /** @internal */ readonly endpoint: EndpointSlot;
   protected abstract readonly kind: EndpointKind;
 
-  /** This thread's waiters on the ring's DATA and SPACE words (shared by its endpoints of the ring: see ring-waiter.ts). */
-  protected readonly dataWaiter: RingWaiter;
-  protected readonly spaceWaiter: RingWaiter;
+  /**
+   * This thread's waiters on the ring's DATA and SPACE words (shared by its endpoints of the
+   * ring: see ring-waiter.ts). Private, so that no declaration file names their type.
+   */
+  private readonly dataWaiter: RingWaiter;
+  private readonly spaceWaiter: RingWaiter;
 
   /** @internal */
   constructor(ring: RingView, endpoint: EndpointSlot) {
@@ -170,6 +173,16 @@ abstract class SharedEndpoint extends Closeable {
     this.endpoint = endpoint;
     this.dataWaiter = ringWaiter(ring.sab, ring.header, H_DATA, H_WAIT_RECV);
     this.spaceWaiter = ringWaiter(ring.sab, ring.header, H_SPACE, H_WAIT_SEND);
+  }
+
+  /** Wakes one of this thread's tasks waiting to receive: a value was sent from here. */
+  protected passOnData(): void {
+    this.dataWaiter.passOn();
+  }
+
+  /** Wakes one of this thread's tasks waiting to send: a value was taken here. */
+  protected passOnSpace(): void {
+    this.spaceWaiter.passOn();
   }
 
   protected checkOpen(): void {
@@ -289,7 +302,7 @@ export class SharedSendChannel<T> extends SharedEndpoint {
   private tryWriteEncoded(encoded: ReturnType<typeof encode>): true | typeof EMPTY | typeof BUSY_ {
     const result = tryWrite(this.ring, encoded.tag, encoded.bytes);
     if (result === WriteResult.Written) {
-      this.dataWaiter.passOn();
+      this.passOnData();
       return true;
     }
     if (result === WriteResult.NoReceivers) throw new BrokenResourceError('every receive channel was closed');
@@ -349,7 +362,7 @@ export class SharedSendChannel<T> extends SharedEndpoint {
       if (written === -1) throw new BrokenResourceError('every receive channel was closed');
       if (written > 0) {
         sent += written;
-        this.dataWaiter.passOn();
+        this.passOnData();
         continue;
       }
       const { payload } = frames[sent]!;
@@ -371,7 +384,7 @@ export class SharedSendChannel<T> extends SharedEndpoint {
     const written = tryWriteMany(this.ring, frames, 0);
     if (written === -1) throw new BrokenResourceError('every receive channel was closed');
     if (written <= 0) return 0;
-    this.dataWaiter.passOn();
+    this.passOnData();
     return written;
   }
 
@@ -418,7 +431,7 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
       got = read();
       if (got === EMPTY) throw new EndOfChannel('every send channel was closed');
     }
-    if (got !== EMPTY && got !== BUSY_) this.spaceWaiter.passOn();
+    if (got !== EMPTY && got !== BUSY_) this.passOnSpace();
     return got;
   }
 
