@@ -168,7 +168,7 @@ async function mapRate(pool: WorkerPool, batches: boolean): Promise<number> {
     }
     const t0 = performance.now();
     let n = 0;
-    const map = mapInWorkers(items(), sharedWorker, 'identity', { pool, ordered: false, batchSize: 256 });
+    const map = mapInWorkers(items(), sharedWorker, 'identity', { pool, ordered: false }); // batch size: measured (the default)
     if (batches) for await (const values of map.batches()) n += values.length;
     else for await (const _ of map) n++;
     if (n !== MAP_ITEMS) throw new Error(`mapped ${n}`);

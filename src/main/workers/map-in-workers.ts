@@ -22,6 +22,7 @@ import { closeWire, openSharedChannel } from '../channels/shared-channel.js';
 import { defaultWorkerPool } from './pool.js';
 import type { JobResult, JobSubmitter } from './job-client.js';
 import { moduleUrl } from './run-in-worker.js';
+import { BatchSizer } from './batch-sizer.js';
 import { crossThreadValuesFor } from '../core/task-local.js';
 import type { WorkerJobHandle } from './pool.js';
 
@@ -36,10 +37,16 @@ export interface MapInWorkersOptions {
   maxInFlight?: number;
   /** Size of each of the two rings in bytes (default 1 MiB). */
   capacityBytes?: number;
-  /** Items per frame through the rings (default 64; 1 for large items). */
+  /**
+   * Items per batch, the unit a worker loop takes at a time (default: measured as the map runs —
+   * about 1 ms of a thread's work, at most `maxInFlight / (4 × threads)`; through a RemotePool, 64).
+   */
   batchSize?: number;
 }
 
+
+/** Items per call through a RemotePool, unless `batchSize` says otherwise. */
+const REMOTE_BATCH_SIZE = 64;
 
 const mapLoopUrl = new URL('./map-loop.js', import.meta.url).href;
 const mapBatchUrl = new URL('./map-batch.js', import.meta.url).href;
@@ -172,8 +179,7 @@ async function* mapBatches<T, R>(
   const ordered = options.ordered ?? true;
   const maxInFlight = options.maxInFlight ?? 1024 * concurrency;
   const capacityBytes = options.capacityBytes ?? 1 << 20;
-  const batchSize = options.batchSize ?? 64;
-  checkInteger('mapInWorkers', 'batchSize', batchSize, 1);
+  if (options.batchSize !== undefined) checkInteger('mapInWorkers', 'batchSize', options.batchSize, 1);
   checkInteger('mapInWorkers', 'concurrency', concurrency, 1);
   checkInteger('mapInWorkers', 'maxInFlight', maxInFlight, 1);
   checkInteger('mapInWorkers', 'capacityBytes', capacityBytes, 16);
@@ -183,6 +189,7 @@ async function* mapBatches<T, R>(
     ? (source as Iterable<T>)[Symbol.iterator]()
     : (source as AsyncIterable<T>)[Symbol.asyncIterator]();
   if (!pool.sharesMemory) {
+    const batchSize = options.batchSize ?? REMOTE_BATCH_SIZE;
     yield* mapByCalls<T, R>(pool, iterator, moduleUrl(module, 'mapInWorkers'), exportName, { concurrency, ordered, batchSize, locals, syncSource });
     return;
   }
@@ -242,6 +249,7 @@ async function* mapBatches<T, R>(
     const held: MapJob[] = []; // batches taken from the source, not in the input ring yet
     let heldItems = 0;
     const reorder = new Map<number, unknown[]>();
+    const sizer = options.batchSize === undefined ? new BatchSizer(loops, Math.max(1, Math.floor(maxInFlight / (4 * loops)))) : undefined;
     for (;;) {
       // Top up the input ring without waiting on it: once half of maxInFlight has come back,
       // batches up to maxInFlight, written together (one lock and one wake-up of the loops for
@@ -249,6 +257,7 @@ async function* mapBatches<T, R>(
       const topUp = inFlight + heldItems <= maxInFlight / 2;
       while (topUp && inFlight + heldItems < maxInFlight && !sourceDone) {
         // A synchronous source is read without an await per item.
+        const batchSize = sizer?.size ?? options.batchSize!;
         const items = syncSource ? takeBatchSync(iterator as Iterator<T>, batchSize) : await takeBatch(iterator, batchSize);
         if (items.length < batchSize) sourceDone = true;
         if (items.length === 0) break;
@@ -290,6 +299,7 @@ async function* mapBatches<T, R>(
         batch = result[0];
         values = result[1];
       }
+      sizer?.delivered(values.length);
       if (!ordered) {
         inFlight -= values.length;
         yield values as R[];

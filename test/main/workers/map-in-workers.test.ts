@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CancelScope, mapInWorkers, moveOnAfter, run } from 'triode';
 import { rejection, withPool } from '../../helpers.js';
+import { BatchSizer } from '../../../src/main/workers/batch-sizer.js';
 
 const fixture = new URL('../../fixtures/worker-module.js', import.meta.url);
 
@@ -44,6 +45,43 @@ test('numbers travel packed (Float64Array) both ways: -0, NaN, fractions and hug
       for await (const r of mapInWorkers(range(100), fixture, 'toText', { pool, batchSize })) strings.push(r);
       assert.equal(strings, Array.from({ length: 100 }, (_, i) => `#${i}`));
     }
+  });
+});
+
+test('batch size by measurement: grows (at most 4× a step, to its cap) for fast items, shrinks to 1 for slow ones, ignores the start-up', () => {
+  const fast = new BatchSizer(2, 256);
+  assert.is(fast.size, 16, 'before anything is measured');
+  fast.delivered(16, 100); // the first results end the start-up: not a measure
+  assert.is(fast.size, 16);
+  const sizes: number[] = [];
+  for (let t = 100, i = 0; i < 6; i++) {
+    t += 10;
+    fast.delivered(20_000, t); // 2M items/s: 1,000 per loop per ms
+    sizes.push(fast.size);
+  }
+  assert.equal(sizes, [64, 256, 256, 256, 256, 256]);
+  const slow = new BatchSizer(2, 256);
+  slow.delivered(16, 0);
+  const shrinking: number[] = [];
+  for (let t = 0, i = 0; i < 4; i++) {
+    t += 20;
+    slow.delivered(20, t); // 1 item per ms: 0.5 per loop per ms
+    shrinking.push(slow.size);
+  }
+  assert.equal(shrinking, [4, 1, 1, 1]);
+  const capped = new BatchSizer(4, 2);
+  assert.is(capped.size, 2, 'never above its cap, even at first');
+});
+
+test('slow items in measured batches keep both threads busy to the end (200 × 2 ms on 2 threads: ~100 each; batches of 64 would split them 136/64)', async () => {
+  await withPool(2, async (pool) => {
+    const byThread = new Map<number, number>();
+    for await (const thread of mapInWorkers<number, number>(new Array(200).fill(2), fixture, 'busyOnThread', { pool })) {
+      byThread.set(thread, (byThread.get(thread) ?? 0) + 1);
+    }
+    const counts = [...byThread.values()];
+    assert.is(counts.length, 2, 'both threads took items');
+    assert.ok(Math.min(...counts) >= 80, `items per thread: ${counts.join(', ')}`);
   });
 });
 
