@@ -57,6 +57,10 @@
  * fits after each, so a consumer that stops reading with the ring more than half full delays
  * such a sender by at most one slice, and can never leave it blocked while its frame fits.
  *
+ * Looking ahead. A receiver taking values one at a time copies the frames behind the one it takes
+ * without taking them, and takes each later only if no other read happened in between (see
+ * LookAhead): a frame still leaves the ring only when its value is handed over.
+ *
  * Endpoints. Each open endpoint holds a slot whose word is GEN << 3 | KIND << 2 | OPEN. Opening
  * takes a free slot with one compare-and-swap (bumping its generation); closing frees it with one
  * compare-and-swap from the exact word it opened with, so a slot closes once, a stale close of a

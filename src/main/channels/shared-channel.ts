@@ -95,10 +95,15 @@ export function isSharedChannelWire(value: unknown): value is SharedChannelWire 
 const SPIN_NS = 20_000;
 
 function spinUntilChanged(header: Int32Array, index: number, seen: number): boolean {
+  return spinUntil(() => Atomics.load(header, index) !== seen);
+}
+
+/** Watches `condition` for SPIN_NS (never on the main thread): whether it came true. */
+function spinUntil(condition: () => boolean): boolean {
   if (isMainThread) return false;
   const until = process.hrtime.bigint() + BigInt(SPIN_NS);
   do {
-    for (let i = 0; i < 64; i++) if (Atomics.load(header, index) !== seen) return true;
+    for (let i = 0; i < 32; i++) if (condition()) return true;
   } while (process.hrtime.bigint() < until);
   return false;
 }
@@ -138,10 +143,7 @@ function waitSpaceSync(ring: RingView, size: number): void {
   const want = Math.max(size, ring.capacity >> 1);
   const enough = () => ring.capacity - usedBytes(ring) >= want;
   const until = performance.now() + SYNC_SLICE_MS;
-  const spinUntil = process.hrtime.bigint() + BigInt(SPIN_NS);
-  do {
-    for (let i = 0; i < 16; i++) if (enough()) return;
-  } while (process.hrtime.bigint() < spinUntil);
+  if (spinUntil(enough)) return;
   for (;;) {
     const seen = Atomics.load(header, H_SPACE);
     if (enough()) return;
@@ -152,7 +154,6 @@ function waitSpaceSync(ring: RingView, size: number): void {
     Atomics.sub(header, H_WAIT_SEND_LAZY, 1);
   }
 }
-
 
 abstract class SharedEndpoint extends Closeable {
   /** @internal */ readonly ring: RingView;

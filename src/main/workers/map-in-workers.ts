@@ -44,7 +44,6 @@ export interface MapInWorkersOptions {
   batchSize?: number;
 }
 
-
 /** Items per call through a RemotePool, unless `batchSize` says otherwise. */
 const REMOTE_BATCH_SIZE = 64;
 
