@@ -467,6 +467,11 @@ export function tryWriteMany(ring: RingView, frames: readonly OutgoingFrame[], f
 
 // ---- reading -------------------------------------------------------------------------------------
 
+/** The free bytes a lazy sender waits for, to write a frame of `size` bytes (see "Lazy senders" above). */
+export function lazyFree(ring: RingView, size: number): number {
+  return Math.max(size, ring.capacity >> 1);
+}
+
 /**
  * Tells waiting senders that space was freed, leaving `used` bytes in the ring: prompt ones
  * always, lazy ones once the ring is at most half full (see "Lazy senders" above). Returns SPACE
@@ -475,7 +480,7 @@ export function tryWriteMany(ring: RingView, frames: readonly OutgoingFrame[], f
 function announceSpace(ring: RingView, used: number): number {
   const header = ring.header;
   const before = Atomics.add(header, H_SPACE, 1);
-  if (Atomics.load(header, H_WAIT_SEND) > 0 || (Atomics.load(header, H_WAIT_SEND_LAZY) > 0 && used <= ring.capacity >> 1)) {
+  if (Atomics.load(header, H_WAIT_SEND) > 0 || (Atomics.load(header, H_WAIT_SEND_LAZY) > 0 && ring.capacity - used >= lazyFree(ring, 0))) {
     Atomics.notify(header, H_SPACE);
   }
   return before;

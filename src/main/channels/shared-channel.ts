@@ -33,6 +33,7 @@ import {
   H_WLOCK,
   frameSize,
   isEndpointOpen,
+  lazyFree,
   LookAhead,
   maxPayload,
   readAhead,
@@ -140,7 +141,7 @@ function waitSync(header: Int32Array, index: number, counter: number, seen: numb
  */
 function waitSpaceSync(ring: RingView, size: number): void {
   const header = ring.header;
-  const want = Math.max(size, ring.capacity >> 1);
+  const want = lazyFree(ring, size);
   const enough = () => ring.capacity - usedBytes(ring) >= want;
   const until = performance.now() + SYNC_SLICE_MS;
   if (spinUntil(enough)) return;
