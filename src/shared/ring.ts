@@ -742,11 +742,15 @@ export function readAhead(ring: RingView, ahead: LookAhead, frames: number): num
     const head = Atomics.load(header, H_HEAD);
     const used = (Atomics.load(header, H_TAIL) - head + span) % span;
     if (used === 0) return 0;
-    if (frameSize(frameLength(ring, head, used)) > room) return NOT_SMALL;
+    const first = frameLength(ring, head, used);
+    if (frameSize(first) > room) return NOT_SMALL;
     let taken = 0;
     while (count < limit && taken < used) {
       const at = head + taken;
-      const length = frameLength(ring, at, used - taken);
+      const length = count === 0 ? first : ring.words[(at % capacity) >> 2]!;
+      // A malformed frame further on is left for the read that finds it first in line (which
+      // breaks the ring then): the frames before it are as good as ever.
+      if (!(length >= 0 && frameSize(length) <= used - taken)) break;
       const size = frameSize(length);
       if (taken + size > room) break;
       ahead.offsets[count] = taken;
@@ -756,10 +760,9 @@ export function readAhead(ring: RingView, ahead: LookAhead, frames: number): num
       count++;
     }
     copyOut(ring, head % capacity, ahead.bytes.subarray(0, taken));
-    const first = frameSize(ahead.lengths[0]!);
-    ahead.head = (head + first) % span;
+    ahead.head = (head + frameSize(first)) % span;
     Atomics.store(header, H_HEAD, ahead.head);
-    left = used - first;
+    left = used - frameSize(first);
     space = Atomics.load(header, H_SPACE);
   } finally {
     unlock(header, H_RLOCK);

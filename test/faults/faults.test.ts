@@ -184,6 +184,18 @@ test('crafted frames: an impossible length breaks the channel for every endpoint
   }
 });
 
+test('a crafted frame behind good ones: the good values are received, then the channel breaks (looking ahead does not break it early)', async () => {
+  await run(async () => {
+    const [tx, rx] = openSharedChannel<number>({ capacityBytes: 256 });
+    for (let i = 0; i < 3; i++) tx.sendNowait(i);
+    const sab = (tx as unknown as { ring: { sab: SharedArrayBuffer } }).ring.sab;
+    new Int32Array(sab, (96 + 1024) * 4 + 16, 2)[0] = 0x7ffffff0; // the second frame's length word (16-byte frames)
+    assert.is(await rx.receive(), 0, 'the frame before it, though the look-ahead reached the bad one');
+    assert.instance(await rejection(rx.receive()), BrokenResourceError);
+    assert.instance(await rejection(tx.send(3)), BrokenResourceError);
+  });
+});
+
 test('crafted error objects thrown by worker code arrive as the values they are; the process survives', async () => {
   await withPoolWithin(30_000, { maxThreads: 1 }, async (pool) => {
     for (const kind of ['proto', 'hasOwnProperty', 'errors', 'legacy']) {
