@@ -272,7 +272,7 @@ async function main(): Promise<void> {
   console.log(
     `\nEach round runs every case once, each in a fresh process (${RUNS} rounds, rotated; BENCH_RUNS=n to change). Buffer.copy: 64 KiB into 64 KiB in one ` +
       'thread (cache-hot, the ceiling); "256 MiB": the same through 256 MiB of buffers (memory-bound). ' +
-      `mapInWorkers: ${MAP_ITEMS} items, batches of 256, unordered; calls per item: ${CALL_ITEMS} calls.`,
+      `mapInWorkers: ${MAP_ITEMS} items, batch size measured (the default), unordered; calls per item: ${CALL_ITEMS} calls.`,
   );
 }
 

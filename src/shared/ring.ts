@@ -590,7 +590,10 @@ function readFramesWith(
         let delivered = 0;
         while (delivered < max && taken < used) {
           const at = head + taken;
-          const length = frames === 0 ? first : frameLength(ring, at, used - taken);
+          const length = frames === 0 ? first : ring.words[(at % capacity) >> 2]!;
+          // A malformed frame further on breaks the ring when it is first in line (frameLength
+          // above), not now: the frames before it are as good as ever.
+          if (!(length >= 0 && frameSize(length) <= used - taken)) break;
           const size = frameSize(length);
           if (length > LARGE || taken + size > SCRATCH) break;
           const tag = ring.words[((at % capacity) >> 2) + 1]!;
@@ -748,8 +751,7 @@ export function readAhead(ring: RingView, ahead: LookAhead, frames: number): num
     while (count < limit && taken < used) {
       const at = head + taken;
       const length = count === 0 ? first : ring.words[(at % capacity) >> 2]!;
-      // A malformed frame further on is left for the read that finds it first in line (which
-      // breaks the ring then): the frames before it are as good as ever.
+      // A malformed frame further on: as in readFramesWith.
       if (!(length >= 0 && frameSize(length) <= used - taken)) break;
       const size = frameSize(length);
       if (taken + size > room) break;

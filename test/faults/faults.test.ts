@@ -184,7 +184,7 @@ test('crafted frames: an impossible length breaks the channel for every endpoint
   }
 });
 
-test('a crafted frame behind good ones: the good values are received, then the channel breaks (looking ahead does not break it early)', async () => {
+test('a crafted frame behind good ones: the good values are received, then the channel breaks (neither a look-ahead nor a batch read breaks it early)', async () => {
   await run(async () => {
     const [tx, rx] = openSharedChannel<number>({ capacityBytes: 256 });
     for (let i = 0; i < 3; i++) tx.sendNowait(i);
@@ -193,6 +193,14 @@ test('a crafted frame behind good ones: the good values are received, then the c
     assert.is(await rx.receive(), 0, 'the frame before it, though the look-ahead reached the bad one');
     assert.instance(await rejection(rx.receive()), BrokenResourceError);
     assert.instance(await rejection(tx.send(3)), BrokenResourceError);
+  });
+  await run(async () => {
+    const [tx, rx] = openSharedChannel<number>({ capacityBytes: 256 });
+    for (let i = 0; i < 3; i++) tx.sendNowait(i);
+    const sab = (tx as unknown as { ring: { sab: SharedArrayBuffer } }).ring.sab;
+    new Int32Array(sab, (96 + 1024) * 4 + 2 * 16, 2)[0] = -8; // the third frame's
+    assert.equal(await rx.receiveBatch(), [0, 1], 'receiveBatch: the frames before it');
+    assert.instance(await rejection(rx.receiveBatch()), BrokenResourceError);
   });
 });
 
