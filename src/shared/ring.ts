@@ -518,6 +518,16 @@ function frameLength(ring: RingView, at: number, available: number): number {
   return length;
 }
 
+/**
+ * The length of a frame further on in a read (not the first), or -1 when it reads as impossible:
+ * the read then stops before it, and the frame breaks the ring when it is first in line
+ * (frameLength) — the frames before it are as good as ever.
+ */
+function laterFrameLength(ring: RingView, at: number, available: number): number {
+  const length = ring.words[(at % ring.capacity) >> 2]!;
+  return length >= 0 && frameSize(length) <= available ? length : -1;
+}
+
 /** Receives the payloads and tags of frames read by `readFrames`. */
 export type FrameSink = (tag: number, payload: Uint8Array) => void;
 
@@ -590,10 +600,8 @@ function readFramesWith(
         let delivered = 0;
         while (delivered < max && taken < used) {
           const at = head + taken;
-          const length = frames === 0 ? first : ring.words[(at % capacity) >> 2]!;
-          // A malformed frame further on breaks the ring when it is first in line (frameLength
-          // above), not now: the frames before it are as good as ever.
-          if (!(length >= 0 && frameSize(length) <= used - taken)) break;
+          const length = frames === 0 ? first : laterFrameLength(ring, at, used - taken);
+          if (length < 0) break;
           const size = frameSize(length);
           if (length > LARGE || taken + size > SCRATCH) break;
           const tag = ring.words[((at % capacity) >> 2) + 1]!;
@@ -750,9 +758,8 @@ export function readAhead(ring: RingView, ahead: LookAhead, frames: number): num
     let taken = 0;
     while (count < limit && taken < used) {
       const at = head + taken;
-      const length = count === 0 ? first : ring.words[(at % capacity) >> 2]!;
-      // A malformed frame further on: as in readFramesWith.
-      if (!(length >= 0 && frameSize(length) <= used - taken)) break;
+      const length = count === 0 ? first : laterFrameLength(ring, at, used - taken);
+      if (length < 0) break;
       const size = frameSize(length);
       if (taken + size > room) break;
       ahead.offsets[count] = taken;
