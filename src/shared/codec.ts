@@ -92,6 +92,15 @@ export function payloadLength(encoded: Encoded): number {
 }
 
 /**
+ * Whether the value `decode` makes of a payload with this tag keeps the payload's buffer (bytes
+ * and Float64Arrays do): a reader must then hand `decode` a buffer of the value's own, and may
+ * hand it a borrowed view otherwise.
+ */
+export function decodeKeepsPayload(tag: number): boolean {
+  return tag === Tag.Uint8Array || tag === Tag.ArrayBuffer || tag === Tag.Float64Array;
+}
+
+/**
  * Decodes a payload read from shared memory, which any thread could have written: a length that
  * does not suit the tag, an unknown tag or bytes the v8 deserializer refuses throw a TypeError
  * that says so (the caller fails the one receive or call that read it).

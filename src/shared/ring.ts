@@ -720,10 +720,15 @@ export class LookAhead {
     this.next = this.count = 0;
   }
 
-  /** Frame `index`'s payload, in a buffer of its own. */
-  payload(index: number): Uint8Array {
+  /**
+   * Frame `index`'s payload: in a buffer of its own, or (`own: false`) a view of this look-ahead,
+   * valid until its next readAhead — for a payload decoded at once into a value that does not
+   * keep it.
+   */
+  payload(index: number, own = true): Uint8Array {
     const from = this.offsets[index]! + FRAME_HEADER;
-    return this.bytes.slice(from, from + this.lengths[index]!);
+    const to = from + this.lengths[index]!;
+    return own ? this.bytes.slice(from, to) : this.bytes.subarray(from, to);
   }
 }
 /** At most this many bytes and frames are looked at at once (the first frame's included). */

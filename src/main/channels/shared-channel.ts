@@ -16,7 +16,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { BrokenResourceError, Cancelled, ClosedResourceError, EndOfChannel, WouldBlock } from '../../shared/errors.js';
-import { decode, describeTag, encode, payloadLength, Tag } from '../../shared/codec.js';
+import { decode, decodeKeepsPayload, describeTag, encode, payloadLength, Tag } from '../../shared/codec.js';
 import { lockReleased } from '../../shared/owned-lock.js';
 import {
   anyEndpoint,
@@ -471,12 +471,18 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
   /** How many frames the next look-ahead covers: doubled while look-aheads are used up, back to 2 when one goes stale. */
   private aheadFrames = 2;
 
+  /** The value of the look-ahead's frame `index` (decoded from a view of it, unless the value keeps its bytes). */
+  private decodeAhead(index: number): T {
+    const tag = this.ahead.tags[index]!;
+    return decode(tag, this.ahead.payload(index, decodeKeepsPayload(tag))) as T;
+  }
+
   private readonly readOne = (): T | typeof EMPTY | typeof BUSY_ => {
     const ahead = this.ahead;
     if (ahead.pending) {
       const index = takeAhead(this.ring, ahead);
       if (index === BUSY) return BUSY_;
-      if (index >= 0) return decode(ahead.tags[index]!, ahead.payload(index)) as T;
+      if (index >= 0) return this.decodeAhead(index);
       this.aheadFrames = 2; // another reader took frames meanwhile
     } else if (ahead.count > 1) {
       this.aheadFrames = Math.min(this.aheadFrames * 2, 64);
@@ -484,7 +490,7 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
     const got = readAhead(this.ring, ahead, this.aheadFrames);
     if (got === BUSY) return BUSY_;
     if (got === 0) return EMPTY;
-    if (got === 1) return decode(ahead.tags[0]!, ahead.payload(0)) as T;
+    if (got === 1) return this.decodeAhead(0);
     // A frame too large to look at: read alone.
     let tag = 0;
     let payload: Uint8Array | undefined;
