@@ -528,8 +528,11 @@ function laterFrameLength(ring: RingView, at: number, available: number): number
   return length >= 0 && frameSize(length) <= available ? length : -1;
 }
 
-/** Receives the payloads and tags of frames read by `readFrames`. */
-export type FrameSink = (tag: number, payload: Uint8Array) => void;
+/**
+ * Receives the payloads and tags of frames read by `readFrames`; `own`: the payload is a buffer of
+ * its own (false: a borrowed view, see readFrames).
+ */
+export type FrameSink = (tag: number, payload: Uint8Array, own: boolean) => void;
 
 /** Whether a readFrames call is under way on this thread (a sink that reads again gets a scratch of its own). */
 let reading = false;
@@ -625,7 +628,7 @@ function readFramesWith(
     }
     announceSpace(ring, left);
     if (tookLarge) {
-      sink(largeTag, large!);
+      sink(largeTag, large!, true);
       return 1;
     }
     if (dropped) continue;
@@ -636,7 +639,7 @@ function readFramesWith(
       const length = mark < 0 ? -1 - mark : mark;
       if (mark >= 0) {
         const from = offset + FRAME_HEADER;
-        sink(scratchTags[i]!, borrowed ? scratch.subarray(from, from + length) : scratch.slice(from, from + length));
+        sink(scratchTags[i]!, borrowed ? scratch.subarray(from, from + length) : scratch.slice(from, from + length), !borrowed);
         delivered++;
       }
       offset += frameSize(length);

@@ -450,20 +450,22 @@ export class SharedReceiveChannel<T> extends SharedEndpoint implements AsyncIter
     }
   }
 
-  /** Up to `max` values, decoded after the lock is let go (a value that fails to decode fails this receive only). */
+  /**
+   * Up to `max` values, decoded after the lock is let go (a value that fails to decode fails this
+   * receive only), from borrowed views of the frames, copied only for values that keep their bytes.
+   */
   private readValues(max: number): T[] | typeof EMPTY | typeof BUSY_ {
     this.ahead.drop(); // (its frames are still in the ring, first in line)
-    const tags: number[] = [];
-    const payloads: Uint8Array[] = [];
-    const count = readFrames(this.ring, max, (tag, payload) => {
-      tags.push(tag);
-      payloads.push(payload);
-    });
+    const values: T[] = [];
+    const count = readFrames(
+      this.ring,
+      max,
+      (tag, payload, own) => values.push(decode(tag, own || !decodeKeepsPayload(tag) ? payload : payload.slice()) as T),
+      undefined,
+      true,
+    );
     if (count === BUSY) return BUSY_;
-    if (count === 0) return EMPTY;
-    const values = new Array<T>(count);
-    for (let i = 0; i < count; i++) values[i] = decode(tags[i]!, payloads[i]!) as T;
-    return values;
+    return count === 0 ? EMPTY : values;
   }
 
   /** Frames looked at past the last one taken, for the next values taken one at a time (see LookAhead in ring.ts). */
