@@ -160,8 +160,13 @@ export function maxPayload(ring: RingView): number {
 
 /** Bytes of frames in the ring now. */
 export function usedBytes(ring: RingView): number {
+  return publishedFrom(ring, Atomics.load(ring.header, H_HEAD));
+}
+
+/** Bytes published from position `head` up to TAIL (a reader's view under the read lock). */
+function publishedFrom(ring: RingView, head: number): number {
   const span = 2 * ring.capacity;
-  return (Atomics.load(ring.header, H_TAIL) - Atomics.load(ring.header, H_HEAD) + span) % span;
+  return (Atomics.load(ring.header, H_TAIL) - head + span) % span;
 }
 
 // ---- broken (sticky) -----------------------------------------------------------------------------
@@ -581,7 +586,7 @@ function readFramesWith(
     if (!acquire(ring, H_RLOCK)) return BUSY;
     try {
       const head = Atomics.load(header, H_HEAD);
-      const used = (Atomics.load(header, H_TAIL) - head + span) % span;
+      const used = publishedFrom(ring, head);
       if (used === 0) return 0;
       const first = frameLength(ring, head, used);
       if (first > LARGE) {
@@ -666,7 +671,7 @@ export function readInto(ring: RingView, target: Uint8Array, refuse: (tag: numbe
   if (!acquire(ring, H_RLOCK)) return BUSY;
   try {
     const head = Atomics.load(header, H_HEAD);
-    const used = (Atomics.load(header, H_TAIL) - head + span) % span;
+    const used = publishedFrom(ring, head);
     if (used === 0) return -1;
     length = frameLength(ring, head, used);
     refused = refuse(ring.words[((head % capacity) >> 2) + 1]!, length);
@@ -759,7 +764,7 @@ export function readAhead(ring: RingView, ahead: LookAhead, frames: number): num
   if (!acquire(ring, H_RLOCK)) return BUSY;
   try {
     const head = Atomics.load(header, H_HEAD);
-    const used = (Atomics.load(header, H_TAIL) - head + span) % span;
+    const used = publishedFrom(ring, head);
     if (used === 0) return 0;
     const first = frameLength(ring, head, used);
     if (frameSize(first) > room) return NOT_SMALL;
@@ -810,7 +815,7 @@ export function takeAhead(ring: RingView, ahead: LookAhead): number {
       const head = (ahead.head + frameSize(ahead.lengths[index]!)) % span;
       Atomics.store(header, H_HEAD, head);
       ahead.head = head;
-      left = (Atomics.load(header, H_TAIL) - head + span) % span;
+      left = publishedFrom(ring, head);
     }
   } finally {
     unlock(header, H_RLOCK);

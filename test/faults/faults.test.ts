@@ -24,7 +24,7 @@ import {
 } from 'triode';
 import { rejection } from '../helpers.js';
 import { setSpinning } from '../../src/shared/scheduler.js';
-import { H_WAIT_RECV, H_WAIT_SEND_LAZY } from '../../src/shared/ring.js';
+import { H_HEAD, H_WAIT_RECV, H_WAIT_SEND_LAZY } from '../../src/shared/ring.js';
 
 const faults = new URL('../fixtures/fault-module.js', import.meta.url);
 const fixture = new URL('../fixtures/worker-module.js', import.meta.url);
@@ -201,6 +201,20 @@ test('a crafted frame behind good ones: the good values are received, then the c
     new Int32Array(sab, (96 + 1024) * 4 + 2 * 16, 2)[0] = -8; // the third frame's
     assert.equal(await rx.receiveBatch(), [0, 1], 'receiveBatch: the frames before it');
     assert.instance(await rejection(rx.receiveBatch()), BrokenResourceError);
+  });
+});
+
+test('a reader that died between taking a frame and announcing it (HEAD moved, SPACE not bumped): a look-ahead covering that frame never serves it', async () => {
+  await run(async () => {
+    const [tx, rx] = openSharedChannel<number>({ capacityBytes: 256 });
+    for (let i = 0; i < 8; i++) tx.sendNowait(i);
+    const header = (rx as unknown as { ring: { header: Int32Array } }).ring.header;
+    const got = [await rx.receive(), await rx.receive(), await rx.receive()]; // the look-ahead now covers 3 and more
+    Atomics.add(header, H_HEAD, 16); // frame 3 (16 bytes) taken by a reader that died before its SPACE bump
+    got.push(await rx.receive()); // (before the close below, which bumps SPACE itself)
+    tx.close();
+    for await (const v of rx) got.push(v);
+    assert.equal(got, [0, 1, 2, 4, 5, 6, 7], 'value 3 went with the dead reader; none twice');
   });
 });
 
